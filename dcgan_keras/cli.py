@@ -1,0 +1,185 @@
+"""``python -m dcgan_keras train|sample``: the package's command line."""
+
+import argparse
+import pathlib
+import shutil
+import time
+
+GRAYSCALE_DATASETS = {"mnist-embedded", "mnist", "fashion_mnist", "emnist", "kmnist"}
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def _train_parser(subparsers):
+    parser = subparsers.add_parser(
+        "train",
+        help="train a DCGAN (default: the embedded MNIST, offline, a few minutes on a CPU)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--dataset", default="mnist-embedded",
+                        help="'mnist-embedded' or a tensorflow-datasets name (mnist, cifar10, celeb_a, ...)")
+    parser.add_argument("--image-dir", type=pathlib.Path,
+                        help="train on a folder of your own images instead (nested folders are fine)")
+    parser.add_argument("--image-size", type=int,
+                        help="square size; default 28 for MNIST-like data, 64 otherwise")
+    parser.add_argument("--channels", type=int, choices=(1, 3),
+                        help="default 1 for MNIST-like data, 3 otherwise")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--width", type=int, default=64,
+                        help="channels of the widest-resolution hidden layer (the paper uses 128)")
+    parser.add_argument("--kernel-size", type=int, default=5, choices=(4, 5))
+    parser.add_argument("--latent-dim", type=int, default=100)
+    parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("runs/dcgan"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS)
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="continue an interrupted run found in --output")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+    parser.set_defaults(command=train)
+
+
+def _sample_parser(subparsers):
+    parser = subparsers.add_parser(
+        "sample",
+        help="draw images from a saved generator",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--generator", type=pathlib.Path, default=pathlib.Path("runs/dcgan/generator.keras"))
+    parser.add_argument("--output", type=pathlib.Path,
+                        help="folder for grid.png and interpolation.png (default: beside the generator)")
+    parser.add_argument("--num-images", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--images", action="store_true",
+                        help="also write each image as its own PNG under OUTPUT/images/")
+    parser.add_argument("--steps", type=int, default=10, help="points on each interpolation row")
+    parser.set_defaults(command=sample)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m dcgan_keras",
+        description="DCGAN (Radford et al., 2015) in Keras 3.",
+    )
+    subparsers = parser.add_subparsers(required=True, metavar="{train,sample}")
+    _train_parser(subparsers)
+    _sample_parser(subparsers)
+    return parser
+
+
+def _data_defaults(args):
+    grayscale = args.image_dir is None and args.dataset in GRAYSCALE_DATASETS
+    args.image_size = args.image_size or (28 if grayscale else 64)
+    args.channels = args.channels or (1 if grayscale else 3)
+
+
+def train(args):
+    import keras
+
+    from dcgan_keras import data
+    from dcgan_keras.callbacks import AtomicBackupAndRestore, SampleGrid
+    from dcgan_keras.gan import DCGAN
+    from dcgan_keras.models import num_stages
+    from dcgan_keras.plotting import plot_history, read_history_csv, save_gif
+
+    _data_defaults(args)
+    num_stages(args.image_size)  # reject a bad size before loading any data
+    output = args.output
+    paths = {
+        "samples": output / "samples",
+        "backup": output / "backup",
+        "history": output / "history.csv",
+    }
+    if not args.resume:
+        for stale in (paths["samples"], paths["backup"]):
+            shutil.rmtree(stale, ignore_errors=True)
+        paths["history"].unlink(missing_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
+
+    keras.utils.set_random_seed(args.seed)
+    if args.precision != "float32":
+        keras.mixed_precision.set_global_policy(args.precision)
+
+    source = args.image_dir or args.dataset
+    print(f"Loading {source} at {args.image_size}x{args.image_size}x{args.channels} ...")
+    images = data.load_images(args.dataset, args.image_size, args.channels, args.image_dir)
+    dataset = data.make_dataset(images, args.batch_size, seed=args.seed)
+
+    image_shape = (args.image_size, args.image_size, args.channels)
+    gan = DCGAN.from_shape(image_shape, args.latent_dim, args.width, args.kernel_size, args.seed)
+    gan.compile()
+
+    backup = AtomicBackupAndRestore(str(paths["backup"]))
+    start_epoch = backup.resumes_at()
+    if start_epoch:
+        print(f"Resuming the interrupted run in {output} at epoch {start_epoch + 1}.")
+    sample_grid = SampleGrid(paths["samples"], seed=args.seed)
+    callbacks = [
+        backup,
+        sample_grid,
+        keras.callbacks.CSVLogger(str(paths["history"]), append=start_epoch > 0),
+    ]
+    print(f"Training on {len(images)} images, {len(images) // args.batch_size} batches "
+          f"of {args.batch_size} per epoch, for {args.epochs} epochs.")
+    started = time.perf_counter()
+    gan.fit(dataset, epochs=args.epochs, callbacks=callbacks, verbose=args.verbose)
+    seconds = time.perf_counter() - started
+
+    frames = [sample_grid.frame_path(epoch) for epoch in range(args.epochs)]
+    written = {
+        "final samples": frames[-1],
+        "progress GIF": save_gif([frame for frame in frames if frame.exists()], output / "progress.gif"),
+        "training curves": output / "history.png",
+        "history (CSV)": paths["history"],
+        "generator": output / "generator.keras",
+        "full DCGAN (both networks, both optimizers)": output / "dcgan.keras",
+    }
+    plot_history(read_history_csv(paths["history"]), written["training curves"])
+    gan.generator.save(written["generator"])
+    gan.save(written["full DCGAN (both networks, both optimizers)"])
+    print(f"\nTrained {args.epochs - start_epoch} epochs in {seconds:.0f} s. Wrote:")
+    for label, path in written.items():
+        print(f"  {label:45s} {path}")
+    print(f"Draw new digits with: python -m dcgan_keras sample --generator {written['generator']}")
+
+
+def sample(args):
+    import keras
+    import numpy as np
+
+    from dcgan_keras.gan import generate_images, interpolate, latent_noise
+    from dcgan_keras.plotting import image_grid, save_grid, save_image
+
+    if not args.generator.exists():
+        raise SystemExit(
+            f"No generator at {args.generator}. Train one first "
+            f"(python -m dcgan_keras train) or pass --generator PATH."
+        )
+    generator = keras.models.load_model(args.generator)
+    latent_dim = int(generator.input_shape[-1])
+    output = args.output or args.generator.parent
+    output.mkdir(parents=True, exist_ok=True)
+
+    images = generate_images(generator, latent_noise(args.num_images, latent_dim, args.seed))
+    written = [save_grid(images, output / "grid.png")]
+    if args.images:
+        folder = output / "images"
+        for index, picture in enumerate(image_grid(image[None], padding=0) for image in images):
+            save_image(picture, folder / f"{index:05d}.png")
+        written.append(folder)
+
+    ends = latent_noise(2 * 8, latent_dim, args.seed + 1).reshape(8, 2, latent_dim)
+    rows = np.concatenate([interpolate(start, end, args.steps) for start, end in ends])
+    strip = generate_images(generator, rows)
+    written.append(save_grid(strip, output / "interpolation.png", columns=args.steps))
+    print("Wrote:\n  " + "\n  ".join(map(str, written)))
+
+
+def main(argv=None):
+    from dcgan_keras.data import DatasetUnavailableError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.command(args)
+    except (DatasetUnavailableError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None

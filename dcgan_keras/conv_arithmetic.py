@@ -1,0 +1,112 @@
+"""Fractional-strided (transposed) convolution in plain numpy.
+
+Notebook 02 uses these to open up ``keras.layers.Conv2DTranspose``, and the
+tests use them as its oracle. Two equivalent views of the same operation:
+
+- ``transposed_conv2d``: the chapter's recipe. Insert ``stride - 1`` zeros
+  between neighbouring pixels, pad ``kernel - 1`` zeros around the border, and
+  run an ordinary stride-1 convolution with the spatially flipped kernel.
+- ``scatter_conv2d``: the "transpose" view. Every input pixel stamps a copy of
+  the kernel, scaled by its value, onto the output at ``stride`` spacing;
+  overlapping stamps add up. This is exactly the gradient of a strided
+  convolution with respect to its input.
+
+Arrays are channels-last, ``(height, width, channels)``, and kernels use
+Keras' ``Conv2DTranspose`` layout ``(kernel_h, kernel_w, out_channels, in_channels)``.
+"""
+
+import numpy as np
+
+
+def output_size(input_size, kernel_size, stride, padding="valid", output_padding=None):
+    """Spatial output size of a transposed convolution, as Keras computes it.
+
+    - "valid": ``(n - 1) * s + k``, every kernel stamp kept whole;
+    - "same": ``n * s``, resolution multiplied by exactly the stride (the
+      inverse of a "same" strided convolution, which divides it);
+    - ``output_padding`` p (less than the stride) instead gives
+      ``(n - 1) * s + k - 2 * pad + p`` with pad = k // 2 for "same", 0 for
+      "valid". A stride-s convolution maps s different input sizes to the same
+      output size, so going back is ambiguous; p picks one of them.
+    """
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+    if output_padding is not None:
+        pad = kernel_size // 2 if padding == "same" else 0
+        return (input_size - 1) * stride + kernel_size - 2 * pad + output_padding
+    if padding == "same":
+        return input_size * stride
+    return input_size * stride + max(kernel_size - stride, 0)
+
+
+def zero_insert(image, stride, border):
+    """Spread pixels ``stride`` apart with zeros between them, then pad ``border`` zeros."""
+    height, width, channels = image.shape
+    spread = np.zeros(((height - 1) * stride + 1, (width - 1) * stride + 1, channels), image.dtype)
+    spread[::stride, ::stride] = image
+    return np.pad(spread, ((border, border), (border, border), (0, 0)))
+
+
+def conv2d(image, kernel, stride=1):
+    """A plain "valid" convolution (cross-correlation, as in every DL library).
+
+    ``kernel`` has the ``Conv2D`` layout ``(kernel_h, kernel_w, in, out)``.
+    """
+    kernel_h, kernel_w, _, out_channels = kernel.shape
+    out_h = (image.shape[0] - kernel_h) // stride + 1
+    out_w = (image.shape[1] - kernel_w) // stride + 1
+    out = np.zeros((out_h, out_w, out_channels), dtype=np.float64)
+    for row in range(out_h):
+        for column in range(out_w):
+            window = image[row * stride : row * stride + kernel_h, column * stride : column * stride + kernel_w]
+            out[row, column] = np.tensordot(window, kernel, axes=3)
+    return out
+
+
+def _crop_same(full, input_size, kernel_size, stride, padding):
+    """Cut the "valid" result down to Keras' "same" size (no-op for "valid")."""
+    if padding == "valid":
+        return full
+    before = max(kernel_size - stride, 0) // 2
+    size = output_size(input_size, kernel_size, stride, "same")
+    return full[before : before + size, before : before + size]
+
+
+def _check_kernel(kernel_size, stride):
+    if kernel_size < stride:
+        raise ValueError(
+            f"kernel_size {kernel_size} < stride {stride} leaves gaps no stamp covers; "
+            f"these helpers (and DCGAN) use kernel_size >= stride."
+        )
+
+
+def transposed_conv2d(image, kernel, stride, padding="valid"):
+    """Zero insertion + border padding + stride-1 convolution with the flipped kernel."""
+    kernel_size = kernel.shape[0]
+    _check_kernel(kernel_size, stride)
+    upsampled = zero_insert(image, stride, border=kernel_size - 1)
+    # Flip spatially and swap in/out: (k, k, out, in) -> (k, k, in, out).
+    flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)
+    full = conv2d(upsampled, flipped)
+    return _crop_same(full, image.shape[0], kernel_size, stride, padding)
+
+
+def scatter_conv2d(image, kernel, stride, padding="valid"):
+    """Each input pixel adds a scaled copy of the kernel to the output."""
+    kernel_size = kernel.shape[0]
+    _check_kernel(kernel_size, stride)
+    height, width, _ = image.shape
+    full_h, full_w = (height - 1) * stride + kernel_size, (width - 1) * stride + kernel_size
+    full = np.zeros((full_h, full_w, kernel.shape[2]), dtype=np.float64)
+    for row in range(height):
+        for column in range(width):
+            stamp = np.tensordot(kernel, image[row, column], axes=([3], [0]))
+            full[row * stride : row * stride + kernel_size, column * stride : column * stride + kernel_size] += stamp
+    return _crop_same(full, height, kernel_size, stride, padding)
+
+
+def overlap_counts(input_size, kernel_size, stride, padding="same"):
+    """How many kernel stamps land on each output pixel (uneven = checkerboard)."""
+    ones_image = np.ones((input_size, input_size, 1))
+    ones_kernel = np.ones((kernel_size, kernel_size, 1, 1))
+    return scatter_conv2d(ones_image, ones_kernel, stride, padding)[..., 0]

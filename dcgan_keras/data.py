@@ -1,0 +1,212 @@
+"""Images for training: the embedded MNIST, tensorflow-datasets, or a folder.
+
+Every source ends the same way: square images (center-cropped, never
+squashed), resized, in grayscale or RGB, as float32 scaled to [-1, 1], the
+range of the generator's tanh. ``make_dataset`` turns them into a ``tf.data``
+pipeline of batches for ``DCGAN.fit()``.
+"""
+
+import gzip
+import hashlib
+import pathlib
+
+import numpy as np
+
+EMBEDDED = "mnist-embedded"
+MNIST_DIR = pathlib.Path(__file__).parent / "mnist"
+MNIST_FILES = {
+    "images": (
+        "t10k-images-idx3-ubyte.gz",
+        "167310007f03058885c7e95e6c0b19c20de5c7fd3031f4cbdadc9014a523d80b",
+    ),
+    "labels": (
+        "t10k-labels-idx1-ubyte.gz",
+        "fc607395669ec21321ea83e4b82c0544b7e8e63ff5b34337c06bc0a17cc0da3c",
+    ),
+}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset could not be loaded here; the message says what to use instead."""
+
+
+def to_unit_range(images):
+    """uint8 pixels in [0, 255] -> float32 in [-1, 1]."""
+    return np.asarray(images, dtype="float32") / 127.5 - 1.0
+
+
+def to_uint8(images):
+    """float pixels in [-1, 1] -> uint8 in [0, 255] (the inverse of to_unit_range)."""
+    return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype("uint8")
+
+
+def _read_verified(path, sha256):
+    payload = pathlib.Path(path).read_bytes()
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != sha256:
+        raise DatasetUnavailableError(
+            f"{path} is corrupt: its sha256 is {digest}, expected {sha256}. "
+            f"Reinstall dcgan_keras (pip install --force-reinstall -e .) to "
+            f"restore the embedded MNIST."
+        )
+    return gzip.decompress(payload)
+
+
+def _parse_idx(raw, magic, item_shape):
+    if int.from_bytes(raw[:4], "big") != magic:
+        raise DatasetUnavailableError(f"not an IDX file with magic number {magic}")
+    count = int.from_bytes(raw[4:8], "big")
+    header = 8 + 4 * len(item_shape)
+    return np.frombuffer(raw, dtype="uint8", offset=header).reshape(count, *item_shape)
+
+
+def load_embedded_mnist(with_labels=False, directory=MNIST_DIR):
+    """The MNIST test split shipped in the package: 10,000 uint8 digits, 28x28.
+
+    The files are checked against their sha256 on every load. MNIST is by
+    Yann LeCun, Corinna Cortes and Christopher J.C. Burges, under CC BY-SA 3.0.
+    """
+    directory = pathlib.Path(directory)
+    name, sha256 = MNIST_FILES["images"]
+    images = _parse_idx(_read_verified(directory / name, sha256), 2051, (28, 28))
+    if not with_labels:
+        return images
+    name, sha256 = MNIST_FILES["labels"]
+    labels = _parse_idx(_read_verified(directory / name, sha256), 2049, ())
+    return images, labels
+
+
+def center_crop_square(image):
+    """Crop the largest centered square: faces stay faces, never squashed."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return image[top : top + side, left : left + side]
+
+
+def fit_image(image, image_size, channels):
+    """Center-crop one uint8 image to a square, resize it, set its channels."""
+    from PIL import Image
+
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    picture = Image.fromarray(center_crop_square(image)).convert("L" if channels == 1 else "RGB")
+    if picture.size != (image_size, image_size):
+        picture = picture.resize((image_size, image_size), Image.Resampling.LANCZOS)
+    return np.asarray(picture).reshape(image_size, image_size, channels)
+
+
+def _fit_all(images, image_size, channels):
+    return np.stack([fit_image(image, image_size, channels) for image in images])
+
+
+def load_folder(directory, image_size=64, channels=3):
+    """Every image file under ``directory`` (nested folders too) as uint8.
+
+    Unreadable files raise an error naming the file; so does a folder with no
+    images in it.
+    """
+    directory = pathlib.Path(directory)
+    if not directory.is_dir():
+        raise DatasetUnavailableError(f"{directory} is not a folder of images.")
+    paths = sorted(
+        path
+        for path in directory.rglob("*")
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+    )
+    if not paths:
+        raise DatasetUnavailableError(
+            f"No images found under {directory}. Expected files ending in "
+            f"{', '.join(sorted(IMAGE_SUFFIXES))}, directly or in sub-folders."
+        )
+    return np.stack([fit_image(_read_image(path), image_size, channels) for path in paths])
+
+
+def _read_image(path):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            return np.asarray(picture.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as error:
+        raise DatasetUnavailableError(
+            f"Cannot read {path} as an image ({error}). Remove or replace it."
+        ) from error
+
+
+def load_tfds(name, image_size, channels, split="train", data_dir=None):
+    """A tensorflow-datasets image dataset as uint8 ``(N, size, size, channels)``.
+
+    Fails within seconds, with a message naming the offline alternatives, when
+    the dataset is not on disk and cannot be downloaded.
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        with _few_download_retries():
+            dataset = tfds.load(name, split=split, data_dir=data_dir)
+    except Exception as error:  # tfds raises many types: not found, offline, ...
+        raise DatasetUnavailableError(
+            f"tensorflow-datasets could not load {name!r} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]}). If this machine is offline, "
+            f"train on the embedded MNIST (--dataset {EMBEDDED}) or on a folder "
+            f"of your own images (--image-dir PATH)."
+        ) from error
+    return _fit_all(
+        (example["image"] for example in tfds.as_numpy(dataset)), image_size, channels
+    )
+
+
+class _few_download_retries:
+    """tfds retries a failed download 40 times (minutes offline); try once."""
+
+    def __enter__(self):
+        from tensorflow_datasets.core.download import downloader
+
+        self._module, self._saved = downloader, downloader.MAX_RETRIES
+        downloader.MAX_RETRIES = 1
+
+    def __exit__(self, *exc):
+        self._module.MAX_RETRIES = self._saved
+
+
+def load_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, data_dir=None):
+    """Images from any source, float32 in [-1, 1], shape ``(N, size, size, channels)``.
+
+    Args:
+        dataset: ``"mnist-embedded"`` (offline, the default) or the name of a
+            tensorflow-datasets image dataset ("mnist", "cifar10", "celeb_a", ...).
+        image_size: square output size (see ``dcgan_keras.models.valid_image_sizes``).
+        channels: 1 for grayscale, 3 for RGB.
+        image_dir: a folder of your own images; overrides ``dataset``.
+        data_dir: where tensorflow-datasets keeps its downloads.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}.")
+    if image_dir is not None:
+        pixels = load_folder(image_dir, image_size, channels)
+    elif dataset == EMBEDDED:
+        pixels = _fit_all(load_embedded_mnist(), image_size, channels)
+    else:
+        pixels = load_tfds(dataset, image_size, channels, data_dir=data_dir)
+    return to_unit_range(pixels)
+
+
+def make_dataset(images, batch_size=128, seed=0, shuffle_buffer=None):
+    """A ``tf.data`` pipeline of shuffled, full batches of ``images``.
+
+    ``drop_remainder=True`` keeps every batch the same size: BatchNorm
+    statistics over a tiny last batch are noise, and a fixed shape is traced once.
+    """
+    import tensorflow as tf
+
+    if len(images) < batch_size:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {len(images)} images; "
+            f"use a smaller batch."
+        )
+    dataset = tf.data.Dataset.from_tensor_slices(images).cache()
+    dataset = dataset.shuffle(shuffle_buffer or len(images), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+

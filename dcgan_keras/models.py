@@ -1,0 +1,257 @@
+"""The DCGAN generator and discriminator (Radford, Metz & Chintala, 2015).
+
+Notebooks 01 (generator) and 03 (discriminator) walk through these builders.
+Both follow the paper's architecture rules:
+
+- no pooling: the discriminator downsamples with strided convolutions, the
+  generator upsamples with fractional-strided (transposed) convolutions;
+- batch normalization everywhere except the generator's output layer and the
+  discriminator's input layer;
+- ReLU inside the generator with tanh at its output, LeakyReLU(0.2) inside the
+  discriminator;
+- no fully connected hidden layers: one projection of z at the generator's
+  input, one logit straight from the flattened features at the discriminator's
+  output;
+- convolution and dense kernels drawn from N(0, 0.02), BatchNorm gamma from
+  N(1, 0.02) and beta = 0.
+"""
+
+import keras
+from keras import layers
+
+# Square image sizes are start * 2**stages; these are the starting grids.
+START_SIZES = (4, 7)
+LEAKY_SLOPE = 0.2
+# PyTorch's BatchNorm defaults, which the paper's reference code matches more
+# closely than Keras' momentum of 0.99 (slow to follow a moving generator).
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
+
+def kernel_initializer(seed=None):
+    """N(0, 0.02) for every convolution and dense kernel, as in the paper."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02, seed=seed)
+
+
+def gamma_initializer(seed=None):
+    """N(1, 0.02) for BatchNorm's scale: centred on 1 so BN starts near identity."""
+    return keras.initializers.RandomNormal(mean=1.0, stddev=0.02, seed=seed)
+
+
+def valid_image_sizes(limit=256):
+    """The square sizes the builders accept, up to ``limit``."""
+    sizes = set()
+    for start in START_SIZES:
+        size = start * 2
+        while size <= limit:
+            sizes.add(size)
+            size *= 2
+    return sorted(sizes)
+
+
+def num_stages(image_size):
+    """How many stride-2 stages connect the starting grid to ``image_size``.
+
+    Returns ``(start, stages)`` such that ``image_size == start * 2**stages``.
+    """
+    for start in START_SIZES:
+        stages = 0
+        size = image_size
+        while size > start and size % 2 == 0:
+            size //= 2
+            stages += 1
+        if size == start and stages >= 1:
+            return start, stages
+    raise ValueError(
+        f"Unsupported image size {image_size}. DCGAN doubles the resolution at "
+        f"every stage, so the size must be 4*2**k or 7*2**k with k >= 1: "
+        f"{', '.join(map(str, valid_image_sizes()))}, ... "
+        f"Resize or crop your images to one of these (28 for MNIST, 64 for the paper)."
+    )
+
+
+def _check_shape(image_shape):
+    if len(image_shape) != 3:
+        raise ValueError(
+            f"image_shape must be (height, width, channels), got {image_shape}."
+        )
+    height, width, channels = image_shape
+    if height != width:
+        raise ValueError(
+            f"DCGAN images are square, got {height}x{width}. Center-crop them "
+            f"first (dcgan_keras.data does this for you)."
+        )
+    if channels not in (1, 3):
+        raise ValueError(
+            f"image_shape needs 1 (grayscale) or 3 (RGB) channels, got {channels}."
+        )
+    if not isinstance(height, int):
+        raise ValueError(f"image sizes must be integers, got {height!r}.")
+    return num_stages(height)
+
+
+def _check_kernel(kernel_size):
+    if kernel_size not in (4, 5):
+        raise ValueError(
+            f"kernel_size must be 5 (the paper) or 4 (the PyTorch examples), "
+            f"got {kernel_size}."
+        )
+
+
+def _batch_norm(name, seed):
+    return layers.BatchNormalization(
+        momentum=BN_MOMENTUM,
+        epsilon=BN_EPSILON,
+        gamma_initializer=gamma_initializer(seed),
+        name=name,
+    )
+
+
+def _size_name(size):
+    return f"{size}x{size}"
+
+
+def build_generator(
+    latent_dim=100,
+    image_shape=(64, 64, 3),
+    width=128,
+    kernel_size=5,
+    seed=None,
+    name="generator",
+):
+    """Map a latent vector z to an image in [-1, 1].
+
+    With the defaults this is the paper's generator::
+
+        z (100) -> project -> 4x4x1024 -> up_8x8 (512) -> up_16x16 (256)
+                -> up_32x32 (128) -> to_image 64x64x3, tanh
+
+    Args:
+        latent_dim: length of z.
+        image_shape: ``(size, size, channels)`` with size 4*2**k or 7*2**k
+            (28 gives MNIST's 7 -> 14 -> 28) and 1 or 3 channels.
+        width: channels of the last hidden stage; each stage nearer z doubles
+            it (the paper's 128 gives 1024 at 4x4 for 64x64 images).
+        kernel_size: 5 as in the paper, or 4 as in the PyTorch examples.
+        seed: makes the initial weights reproducible.
+    """
+    start, stages = _check_shape(tuple(image_shape))
+    _check_kernel(kernel_size)
+    seeds = _seed_stream(seed)
+    size, channels = start, width * 2 ** (stages - 1)
+
+    z = keras.Input(shape=(latent_dim,), name="z")
+    # The one fully connected layer: it turns z into a coarse spatial grid, the
+    # first place where "position" exists. No bias: BatchNorm's beta replaces it.
+    x = layers.Dense(
+        size * size * channels,
+        use_bias=False,
+        kernel_initializer=kernel_initializer(next(seeds)),
+        name="project",
+    )(z)
+    x = layers.Reshape((size, size, channels), name=f"reshape_{_size_name(size)}")(x)
+    x = _batch_norm("project_bn", next(seeds))(x)
+    x = layers.ReLU(name="project_relu")(x)
+
+    for _ in range(stages - 1):
+        size, channels = size * 2, channels // 2
+        stage = f"up_{_size_name(size)}"
+        x = layers.Conv2DTranspose(
+            channels,
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=kernel_initializer(next(seeds)),
+            name=stage,
+        )(x)
+        x = _batch_norm(f"{stage}_bn", next(seeds))(x)
+        x = layers.ReLU(name=f"{stage}_relu")(x)
+
+    # The output layer has no BatchNorm: it would pin every image's pixel
+    # statistics to the batch's, which the data does not have.
+    x = layers.Conv2DTranspose(
+        image_shape[-1],
+        kernel_size,
+        strides=2,
+        padding="same",
+        kernel_initializer=kernel_initializer(next(seeds)),
+        name="to_image",
+    )(x)
+    # float32 output keeps mixed-precision images exact at the edges of [-1, 1].
+    images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(z, images, name=name)
+
+
+def build_discriminator(
+    image_shape=(64, 64, 3),
+    width=128,
+    kernel_size=5,
+    seed=None,
+    name="discriminator",
+):
+    """Map an image in [-1, 1] to one logit: positive means "looks real".
+
+    With the defaults this is the paper's discriminator, the generator's
+    mirror image::
+
+        64x64x3 -> down_32x32 (128) -> down_16x16 (256) -> down_8x8 (512)
+                -> down_4x4 (1024) -> flatten -> logit
+
+    It returns a logit, not a probability. The sigmoid lives in the loss
+    (``BinaryCrossentropy(from_logits=True)``), which computes
+    ``log(sigmoid(x))`` as ``-softplus(-x)``: exact where a separate sigmoid
+    would round to 0 or 1 and turn the log into -inf, which is exactly what
+    happens when the discriminator becomes confident. Take
+    ``keras.ops.sigmoid(logit)`` for D(x) as a probability.
+
+    Args:
+        image_shape: ``(size, size, channels)``, as for ``build_generator``.
+        width: channels of the first stage; each later stage doubles it.
+        kernel_size: 5 as in the paper, or 4 as in the PyTorch examples.
+        seed: makes the initial weights reproducible.
+    """
+    start, stages = _check_shape(tuple(image_shape))
+    _check_kernel(kernel_size)
+    seeds = _seed_stream(seed)
+    size, channels = image_shape[0], width
+
+    images = keras.Input(shape=tuple(image_shape), name="image")
+    x = images
+    for stage_index in range(stages):
+        size = size // 2
+        stage = f"down_{_size_name(size)}"
+        # The input layer has no BatchNorm: normalising raw pixels per batch
+        # would let the discriminator tell real and fake batches apart by
+        # their batch statistics rather than by the images themselves.
+        first = stage_index == 0
+        x = layers.Conv2D(
+            channels,
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=first,
+            kernel_initializer=kernel_initializer(next(seeds)),
+            name=stage,
+        )(x)
+        if not first:
+            x = _batch_norm(f"{stage}_bn", next(seeds))(x)
+        x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"{stage}_lrelu")(x)
+        channels *= 2
+
+    x = layers.Flatten(name="flatten")(x)
+    logit = layers.Dense(
+        1,
+        kernel_initializer=kernel_initializer(next(seeds)),
+        dtype="float32",
+        name="logit",
+    )(x)
+    return keras.Model(images, logit, name=name)
+
+
+def _seed_stream(seed):
+    """Distinct, reproducible initializer seeds (None stays random)."""
+    counter = 0
+    while True:
+        yield None if seed is None else seed * 1000 + counter
+        counter += 1

@@ -1,0 +1,115 @@
+"""Figures shared by the notebooks, the command line and the README.
+
+Image helpers work on numpy arrays in [-1, 1] (what the generator makes) and
+return or write uint8 pictures; curve helpers use matplotlib without a screen.
+"""
+
+import csv
+import pathlib
+
+import numpy as np
+
+from dcgan_keras.data import to_uint8
+
+# The training metrics in the order a reader compares them.
+HISTORY_PANELS = (("d_loss", "g_loss"), ("D_x", "D_G_z"))
+
+
+def image_grid(images, columns=None, padding=2):
+    """Tile images in [-1, 1] of shape (N, H, W, C) into one uint8 picture."""
+    images = to_uint8(images)
+    count, height, width, channels = images.shape
+    columns = columns or int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / columns))
+    grid = np.full(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels),
+        255,
+        dtype="uint8",
+    )
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top = padding + row * (height + padding)
+        left = padding + column * (width + padding)
+        grid[top : top + height, left : left + width] = image
+    return grid[..., 0] if channels == 1 else grid
+
+
+def save_image(picture, path, scale=1):
+    """Write a uint8 picture as PNG, enlarged ``scale`` times with crisp pixels."""
+    from PIL import Image
+
+    image = Image.fromarray(picture)
+    if scale != 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def save_grid(images, path, columns=None, scale=2):
+    """Write images in [-1, 1] as one PNG grid."""
+    return save_image(image_grid(images, columns), path, scale)
+
+
+def save_gif(frame_paths, path, seconds_per_frame=0.4, hold_last=4):
+    """Assemble PNG frames (e.g. one grid per epoch) into a looping GIF."""
+    from PIL import Image
+
+    frames = [Image.open(frame).convert("P", palette=Image.Palette.ADAPTIVE) for frame in frame_paths]
+    if not frames:
+        raise ValueError("save_gif needs at least one frame.")
+    durations = [int(seconds_per_frame * 1000)] * len(frames)
+    durations[-1] *= hold_last  # linger on the final result before looping
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return pathlib.Path(path)
+
+
+def read_history_csv(path):
+    """The CSV written by training, one row per epoch (the last one wins on resume)."""
+    rows = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            # Keras' CSVLogger adds val_* columns of "NA" when there is no validation.
+            rows[int(row["epoch"])] = {
+                key: float(value) for key, value in row.items() if value != "NA"
+            }
+    epochs = sorted(rows)
+    if not epochs:
+        return {}
+    return {key: [rows[epoch][key] for epoch in epochs] for key in rows[epochs[0]]}
+
+
+def plot_history(history, path=None, title="DCGAN training"):
+    """Plot d_loss/g_loss and D(x)/D(G(z)) per epoch; returns the figure.
+
+    ``history`` is a ``keras.callbacks.History``, its ``.history`` dict, or the
+    dict from ``read_history_csv``.
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    history = getattr(history, "history", history)
+    epochs = history.get("epoch") or list(range(len(history["d_loss"])))
+    epochs = [epoch + 1 for epoch in epochs]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    labels = {"d_loss": "D loss", "g_loss": "G loss", "D_x": "D(x), real", "D_G_z": "D(G(z)), fake"}
+    for axis, keys in zip(axes, HISTORY_PANELS):
+        for key in keys:
+            axis.plot(epochs, history[key], marker="o", markersize=3, label=labels[key])
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    axes[0].set_title("losses")
+    axes[1].set_title("discriminator's mean output")
+    axes[1].axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    axes[1].set_ylim(0, 1)
+    figure.suptitle(title)
+    figure.tight_layout()
+    if path is not None:
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+    return figure

@@ -1,0 +1,144 @@
+"""The builders against the paper's architecture rules, read from the built models."""
+
+import numpy as np
+import pytest
+from keras import layers
+
+from dcgan_keras import build_discriminator, build_generator
+from dcgan_keras.models import valid_image_sizes
+
+SIZES = [8, 14, 16, 28, 32, 56, 64, 128]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("kernel_size", [4, 5])
+def test_output_shapes(size, channels, kernel_size):
+    shape = (size, size, channels)
+    generator = build_generator(16, shape, width=4, kernel_size=kernel_size)
+    discriminator = build_discriminator(shape, width=4, kernel_size=kernel_size)
+    images = generator(np.zeros((2, 16), "float32"))
+    assert tuple(images.shape) == (2, *shape)
+    assert tuple(discriminator(images).shape) == (2, 1)
+
+
+@pytest.mark.parametrize("shape", [(30, 30, 1), (100, 100, 3), (7, 7, 1), (4, 4, 3), (12, 12, 1)])
+def test_unsupported_size_names_valid_sizes(shape):
+    for build in (lambda: build_generator(image_shape=shape), lambda: build_discriminator(shape)):
+        with pytest.raises(ValueError, match="28.*|.*64") as error:
+            build()
+        assert "32" in str(error.value) and "64" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [((32, 64, 3), "square"), ((32, 32, 2), "channels"), ((32, 32), "height, width, channels")],
+)
+def test_bad_shapes_explain_themselves(shape, message):
+    with pytest.raises(ValueError, match=message):
+        build_generator(image_shape=shape)
+
+
+def test_bad_kernel_size():
+    with pytest.raises(ValueError, match="kernel_size"):
+        build_generator(kernel_size=3)
+
+
+def test_valid_sizes_listed():
+    assert valid_image_sizes(64) == [8, 14, 16, 28, 32, 56, 64]
+
+
+def _chain(model):
+    """Layers in data-flow order, without the input layer."""
+    return [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
+
+
+def test_paper_generator_layout():
+    generator = build_generator()
+    chain = _chain(generator)
+    names = [layer.name for layer in chain]
+    assert names == [
+        "project", "reshape_4x4", "project_bn", "project_relu",
+        "up_8x8", "up_8x8_bn", "up_8x8_relu",
+        "up_16x16", "up_16x16_bn", "up_16x16_relu",
+        "up_32x32", "up_32x32_bn", "up_32x32_relu",
+        "to_image", "tanh",
+    ]  # fmt: skip
+    shapes = [tuple(layer.output.shape[1:]) for layer in chain if layer.name.endswith("_relu")]
+    assert shapes == [(4, 4, 1024), (8, 8, 512), (16, 16, 256), (32, 32, 128)]
+    assert tuple(generator.output_shape[1:]) == (64, 64, 3)
+    for layer in chain:
+        if isinstance(layer, layers.Conv2DTranspose):
+            assert layer.kernel_size == (5, 5) and layer.strides == (2, 2)
+
+
+def test_paper_discriminator_layout():
+    discriminator = build_discriminator()
+    convs = [layer for layer in _chain(discriminator) if isinstance(layer, layers.Conv2D)]
+    assert [layer.name for layer in convs] == ["down_32x32", "down_16x16", "down_8x8", "down_4x4"]
+    assert [layer.filters for layer in convs] == [128, 256, 512, 1024]
+    assert all(layer.kernel_size == (5, 5) and layer.strides == (2, 2) for layer in convs)
+    assert [layer.name for layer in _chain(discriminator)[-2:]] == ["flatten", "logit"]
+
+
+@pytest.mark.parametrize("size", [28, 64])
+def test_no_pooling_and_no_hidden_dense(size):
+    shape = (size, size, 1)
+    for model in (build_generator(image_shape=shape, width=8), build_discriminator(shape, width=8)):
+        for layer in model.layers:
+            assert "pooling" not in type(layer).__name__.lower(), layer.name
+        dense = [layer.name for layer in model.layers if isinstance(layer, layers.Dense)]
+        assert dense in (["project"], ["logit"])
+
+
+def _followed_by(chain, index):
+    return type(chain[index + 1]) if index + 1 < len(chain) else None
+
+
+@pytest.mark.parametrize("size", [28, 64])
+def test_batchnorm_and_activations_where_the_paper_puts_them(size):
+    shape = (size, size, 3)
+    chain = _chain(build_generator(image_shape=shape, width=8))
+    for index, layer in enumerate(chain):
+        if isinstance(layer, layers.BatchNormalization):
+            assert isinstance(chain[index + 1], layers.ReLU)  # ReLU inside the generator
+        if isinstance(layer, layers.Conv2DTranspose):
+            expected = layers.Activation if layer.name == "to_image" else layers.BatchNormalization
+            assert _followed_by(chain, index) is expected, layer.name
+    assert chain[-1].get_config()["activation"] == "tanh"
+    assert sum(isinstance(layer, layers.ReLU) for layer in chain) == len(
+        [layer for layer in chain if isinstance(layer, layers.BatchNormalization)]
+    )
+
+    chain = _chain(build_discriminator(shape, width=8))
+    convs = [index for index, layer in enumerate(chain) if isinstance(layer, layers.Conv2D)]
+    assert _followed_by(chain, convs[0]) is layers.LeakyReLU  # no BN on the input layer
+    for index in convs[1:]:
+        assert _followed_by(chain, index) is layers.BatchNormalization
+        assert isinstance(chain[index + 2], layers.LeakyReLU)
+    for layer in chain:
+        if isinstance(layer, layers.LeakyReLU):
+            assert layer.negative_slope == pytest.approx(0.2)
+        assert not isinstance(layer, layers.ReLU)
+
+
+def test_initializer_statistics():
+    for model in (build_generator(seed=1), build_discriminator(seed=2)):
+        for layer in model.layers:
+            if isinstance(layer, (layers.Conv2D, layers.Dense)):  # Conv2DTranspose too
+                kernel = np.asarray(layer.kernel).ravel()
+                if kernel.size >= 10_000:
+                    assert abs(kernel.mean()) < 2e-3, layer.name
+                    assert kernel.std() == pytest.approx(0.02, rel=0.05), layer.name
+            if isinstance(layer, layers.BatchNormalization):
+                gamma, beta = np.asarray(layer.gamma), np.asarray(layer.beta)
+                assert gamma.mean() == pytest.approx(1.0, abs=0.01), layer.name
+                assert gamma.std() == pytest.approx(0.02, rel=0.3), layer.name
+                assert np.all(beta == 0), layer.name
+
+
+def test_seed_makes_weights_reproducible():
+    first = build_generator(image_shape=(28, 28, 1), width=8, seed=3)
+    second = build_generator(image_shape=(28, 28, 1), width=8, seed=3)
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
