@@ -123,7 +123,8 @@ class DCGAN(keras.Model):
         ``LossScaleOptimizer``: Keras only wraps ``model.optimizer``, which a
         GAN does not use, and float16 gradients underflow without scaling.
         """
-        super().compile(**kwargs)
+        # No model-level optimizer: each player has its own (Keras would default to RMSprop).
+        super().compile(optimizer=None, **kwargs)
         self.d_optimizer = self._prepare(d_optimizer or paper_optimizer())
         self.g_optimizer = self._prepare(g_optimizer or paper_optimizer())
         # Built now so that checkpoints can restore their state before step 1.

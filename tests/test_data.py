@@ -1,0 +1,116 @@
+"""Data sources: the embedded MNIST, tensorflow-datasets (offline, mocked), folders."""
+
+import shutil
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dcgan_keras import data
+
+
+def test_embedded_mnist_is_the_published_test_split():
+    images, labels = data.load_embedded_mnist(with_labels=True)
+    assert images.shape == (10_000, 28, 28) and images.dtype == np.uint8
+    assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert images.mean() == pytest.approx(33.79, abs=0.01)
+
+
+def test_load_images_scales_to_unit_range():
+    images = data.load_images()
+    assert images.shape == (10_000, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() == -1.0 and images.max() == 1.0
+    np.testing.assert_array_equal(data.to_uint8(images)[..., 0], data.load_embedded_mnist())
+
+
+def test_embedded_mnist_resized_and_rgb():
+    images = data.load_images(image_size=32, channels=3)
+    assert images.shape == (10_000, 32, 32, 3)
+    np.testing.assert_array_equal(images[..., 0], images[..., 2])  # grey stays grey
+
+
+def test_corrupt_file_fails_its_checksum(tmp_path):
+    for name, _ in data.MNIST_FILES.values():
+        shutil.copy(data.MNIST_DIR / name, tmp_path / name)
+    target = tmp_path / data.MNIST_FILES["images"][0]
+    payload = bytearray(target.read_bytes())
+    payload[1000] ^= 0xFF
+    target.write_bytes(bytes(payload))
+    with pytest.raises(data.DatasetUnavailableError, match="sha256"):
+        data.load_embedded_mnist(directory=tmp_path)
+
+
+def test_tfds_path_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=6):
+        mnist = data.load_images("mnist", image_size=28, channels=1)
+        faces = data.load_images("celeb_a", image_size=64, channels=3)  # 218x178, cropped
+    assert mnist.shape == (6, 28, 28, 1) and faces.shape == (6, 64, 64, 3)
+    for images in (mnist, faces):
+        assert images.dtype == np.float32 and -1 <= images.min() and images.max() <= 1
+
+
+def test_tfds_offline_fails_fast_with_alternatives(tmp_path, monkeypatch):
+    import requests
+
+    def no_network(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("no network in this test")
+
+    monkeypatch.setattr(requests.Session, "get", no_network)
+    started = time.perf_counter()
+    with pytest.raises(data.DatasetUnavailableError, match="mnist-embedded") as error:
+        data.load_tfds("mnist", 28, 1, data_dir=str(tmp_path))
+    assert "--image-dir" in str(error.value)
+    assert time.perf_counter() - started < 30
+
+
+def test_unknown_tfds_name_is_explained(tmp_path):
+    with pytest.raises(data.DatasetUnavailableError, match="no_such_dataset"):
+        data.load_tfds("no_such_dataset", 28, 1, data_dir=str(tmp_path))
+
+
+def _write(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def test_folder_of_images_nested_any_format(tmp_path):
+    rng = np.random.default_rng(0)
+    _write(tmp_path / "a.png", rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
+    _write(tmp_path / "sub" / "b.jpg", rng.integers(0, 255, (30, 50, 3), dtype=np.uint8))
+    _write(tmp_path / "sub" / "deeper" / "c.bmp", rng.integers(0, 255, (64, 64), dtype=np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image, ignored")
+    images = data.load_images(image_dir=tmp_path, image_size=32, channels=3)
+    assert images.shape == (3, 32, 32, 3)
+    assert data.load_images(image_dir=tmp_path, image_size=16, channels=1).shape == (3, 16, 16, 1)
+
+
+def test_wide_image_is_center_cropped_not_squashed(tmp_path):
+    wide = np.zeros((20, 60, 3), dtype=np.uint8)
+    wide[:, 20:40] = 255  # a white middle square between black side panels
+    _write(tmp_path / "wide.png", wide)
+    (image,) = data.load_folder(tmp_path, image_size=20, channels=1)
+    assert image.min() == 255  # only the middle square survives
+
+
+def test_empty_folder_and_unreadable_file(tmp_path):
+    with pytest.raises(data.DatasetUnavailableError, match="No images found"):
+        data.load_folder(tmp_path)
+    (tmp_path / "broken.png").write_bytes(b"this is not a png")
+    with pytest.raises(data.DatasetUnavailableError, match="broken.png"):
+        data.load_folder(tmp_path)
+    with pytest.raises(data.DatasetUnavailableError, match="not a folder"):
+        data.load_folder(tmp_path / "missing")
+
+
+def test_make_dataset_full_shuffled_batches():
+    images = np.linspace(-1, 1, 100 * 4, dtype="float32").reshape(100, 2, 2, 1)
+    batches = list(data.make_dataset(images, batch_size=32, seed=0).as_numpy_iterator())
+    assert [len(batch) for batch in batches] == [32, 32, 32]  # remainder dropped
+    first = np.concatenate(batches)[:, 0, 0, 0]
+    assert not np.all(np.diff(first) > 0)  # shuffled
+    with pytest.raises(ValueError, match="smaller batch"):
+        data.make_dataset(images, batch_size=101)
