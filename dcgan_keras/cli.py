@@ -23,8 +23,9 @@ def _train_parser(subparsers):
                         help="square size; default 28 for MNIST-like data, 64 otherwise")
     parser.add_argument("--channels", type=int, choices=(1, 3),
                         help="default 1 for MNIST-like data, 3 otherwise")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=18)
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="the paper uses 128; 64 gives twice the updates per CPU minute on MNIST")
     parser.add_argument("--width", type=int, default=64,
                         help="channels of the widest-resolution hidden layer (the paper uses 128)")
     parser.add_argument("--kernel-size", type=int, default=5, choices=(4, 5))

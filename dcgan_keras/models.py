@@ -118,6 +118,10 @@ def build_generator(
     kernel_size=5,
     seed=None,
     name="generator",
+    *,
+    batch_norm=True,
+    projection=True,
+    upsampling="transposed",
 ):
     """Map a latent vector z to an image in [-1, 1].
 
@@ -134,50 +138,44 @@ def build_generator(
             it (the paper's 128 gives 1024 at 4x4 for 64x64 images).
         kernel_size: 5 as in the paper, or 4 as in the PyTorch examples.
         seed: makes the initial weights reproducible.
+
+    The keyword-only options exist for the experiments that test the paper's
+    choices; their defaults are the paper's:
+
+        batch_norm: False drops BatchNorm from every hidden layer.
+        projection: False replaces the Dense projection of z by a transposed
+            convolution from a 1x1 grid (``z`` as a 1x1xlatent_dim image), as
+            the PyTorch DCGAN example writes it.
+        upsampling: "resize" replaces each fractional-strided convolution by
+            nearest-neighbour upsampling followed by a stride-1 convolution.
     """
     start, stages = _check_shape(tuple(image_shape))
     _check_kernel(kernel_size)
+    if upsampling not in ("transposed", "resize"):
+        raise ValueError(f"upsampling must be 'transposed' or 'resize', got {upsampling!r}.")
     seeds = _seed_stream(seed)
     size, channels = start, width * 2 ** (stages - 1)
 
+    def normalize_and_activate(x, stage):
+        if batch_norm:
+            x = _batch_norm(f"{stage}_bn", next(seeds))(x)
+        return layers.ReLU(name=f"{stage}_relu")(x)
+
     z = keras.Input(shape=(latent_dim,), name="z")
     # The one fully connected layer: it turns z into a coarse spatial grid, the
-    # first place where "position" exists. No bias: BatchNorm's beta replaces it.
-    x = layers.Dense(
-        size * size * channels,
-        use_bias=False,
-        kernel_initializer=kernel_initializer(next(seeds)),
-        name="project",
-    )(z)
-    x = layers.Reshape((size, size, channels), name=f"reshape_{_size_name(size)}")(x)
-    x = _batch_norm("project_bn", next(seeds))(x)
-    x = layers.ReLU(name="project_relu")(x)
+    # first place where "position" exists. No bias when BatchNorm's beta follows.
+    x = _project(z, size, channels, projection, not batch_norm, next(seeds))
+    x = normalize_and_activate(x, "project")
 
     for _ in range(stages - 1):
         size, channels = size * 2, channels // 2
         stage = f"up_{_size_name(size)}"
-        x = layers.Conv2DTranspose(
-            channels,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=kernel_initializer(next(seeds)),
-            name=stage,
-        )(x)
-        x = _batch_norm(f"{stage}_bn", next(seeds))(x)
-        x = layers.ReLU(name=f"{stage}_relu")(x)
+        x = _upsample(x, channels, kernel_size, upsampling, not batch_norm, next(seeds), stage)
+        x = normalize_and_activate(x, stage)
 
     # The output layer has no BatchNorm: it would pin every image's pixel
     # statistics to the batch's, which the data does not have.
-    x = layers.Conv2DTranspose(
-        image_shape[-1],
-        kernel_size,
-        strides=2,
-        padding="same",
-        kernel_initializer=kernel_initializer(next(seeds)),
-        name="to_image",
-    )(x)
+    x = _upsample(x, image_shape[-1], kernel_size, upsampling, True, next(seeds), "to_image")
     # float32 output keeps mixed-precision images exact at the edges of [-1, 1].
     images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(z, images, name=name)
@@ -189,6 +187,11 @@ def build_discriminator(
     kernel_size=5,
     seed=None,
     name="discriminator",
+    *,
+    batch_norm=True,
+    input_batch_norm=False,
+    activation="leaky_relu",
+    downsampling="strided",
 ):
     """Map an image in [-1, 1] to one logit: positive means "looks real".
 
@@ -210,9 +213,22 @@ def build_discriminator(
         width: channels of the first stage; each later stage doubles it.
         kernel_size: 5 as in the paper, or 4 as in the PyTorch examples.
         seed: makes the initial weights reproducible.
+
+    The keyword-only options exist for the experiments that test the paper's
+    choices; their defaults are the paper's:
+
+        batch_norm: False drops BatchNorm from every layer.
+        input_batch_norm: True adds BatchNorm to the input layer too.
+        activation: "relu" replaces LeakyReLU(0.2) by ReLU.
+        downsampling: "pooling" replaces each strided convolution by a
+            stride-1 convolution followed by 2x2 max pooling.
     """
     start, stages = _check_shape(tuple(image_shape))
     _check_kernel(kernel_size)
+    if activation not in ("leaky_relu", "relu"):
+        raise ValueError(f"activation must be 'leaky_relu' or 'relu', got {activation!r}.")
+    if downsampling not in ("strided", "pooling"):
+        raise ValueError(f"downsampling must be 'strided' or 'pooling', got {downsampling!r}.")
     seeds = _seed_stream(seed)
     size, channels = image_shape[0], width
 
@@ -224,19 +240,24 @@ def build_discriminator(
         # The input layer has no BatchNorm: normalising raw pixels per batch
         # would let the discriminator tell real and fake batches apart by
         # their batch statistics rather than by the images themselves.
-        first = stage_index == 0
+        normalize = batch_norm and (stage_index > 0 or input_batch_norm)
         x = layers.Conv2D(
             channels,
             kernel_size,
-            strides=2,
+            strides=1 if downsampling == "pooling" else 2,
             padding="same",
-            use_bias=first,
+            use_bias=not normalize,
             kernel_initializer=kernel_initializer(next(seeds)),
             name=stage,
         )(x)
-        if not first:
+        if downsampling == "pooling":
+            x = layers.MaxPooling2D(2, name=f"{stage}_pool")(x)
+        if normalize:
             x = _batch_norm(f"{stage}_bn", next(seeds))(x)
-        x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"{stage}_lrelu")(x)
+        if activation == "relu":
+            x = layers.ReLU(name=f"{stage}_relu")(x)
+        else:
+            x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"{stage}_lrelu")(x)
         channels *= 2
 
     x = layers.Flatten(name="flatten")(x)
@@ -247,6 +268,64 @@ def build_discriminator(
         name="logit",
     )(x)
     return keras.Model(images, logit, name=name)
+
+
+def _project(z, size, channels, dense, use_bias, seed):
+    """z -> a size x size x channels grid, by a Dense layer or a 1x1 transposed conv."""
+    if dense:
+        x = layers.Dense(
+            size * size * channels,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer(seed),
+            name="project",
+        )(z)
+        return layers.Reshape((size, size, channels), name=f"reshape_{_size_name(size)}")(x)
+    x = layers.Reshape((1, 1, z.shape[-1]), name="reshape_1x1")(z)
+    return layers.Conv2DTranspose(
+        channels,
+        size,
+        padding="valid",  # 1x1 -> size x size: every output pixel has its own weights
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer(seed),
+        name="project",
+    )(x)
+
+
+def _upsample(x, channels, kernel_size, upsampling, use_bias, seed, name):
+    """Double height and width: a fractional-strided conv, or resize then conv."""
+    if upsampling == "resize":
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
+    return (layers.Conv2DTranspose if upsampling == "transposed" else layers.Conv2D)(
+        channels,
+        kernel_size,
+        strides=2 if upsampling == "transposed" else 1,
+        padding="same",
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer(seed),
+        name=name,
+    )(x)
+
+
+def build_one_step_generator(latent_dim=100, image_shape=(28, 28, 1), seed=None, name="one_step_generator"):
+    """The "why not jump in one layer?" generator: z -> image in a single layer.
+
+    One transposed convolution from a 1x1 grid straight to full size. Each
+    output pixel is then a fixed linear function of z followed by tanh: the
+    network can only blend one template per latent coordinate.
+    """
+    size = image_shape[0]
+    _check_shape(tuple(image_shape))
+    z = keras.Input(shape=(latent_dim,), name="z")
+    x = layers.Reshape((1, 1, latent_dim), name="reshape_1x1")(z)
+    x = layers.Conv2DTranspose(
+        image_shape[-1],
+        size,
+        padding="valid",
+        kernel_initializer=kernel_initializer(seed),
+        name="to_image",
+    )(x)
+    images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(z, images, name=name)
 
 
 def _seed_stream(seed):

@@ -52,11 +52,19 @@ def save_grid(images, path, columns=None, scale=2):
     return save_image(image_grid(images, columns), path, scale)
 
 
-def save_gif(frame_paths, path, seconds_per_frame=0.4, hold_last=4):
-    """Assemble PNG frames (e.g. one grid per epoch) into a looping GIF."""
+def save_gif(frame_paths, path, seconds_per_frame=0.4, hold_last=4, max_side=320):
+    """Assemble PNG frames (e.g. one grid per epoch) into a looping GIF.
+
+    Frames larger than ``max_side`` are shrunk by an integer factor, which keeps
+    the GIF a few hundred KB instead of megabytes.
+    """
     from PIL import Image
 
-    frames = [Image.open(frame).convert("P", palette=Image.Palette.ADAPTIVE) for frame in frame_paths]
+    frames = []
+    for frame_path in frame_paths:
+        with Image.open(frame_path) as frame:
+            factor = -(-max(frame.size) // max_side)  # ceiling division
+            frames.append(frame.reduce(factor).convert("P", palette=Image.Palette.ADAPTIVE))
     if not frames:
         raise ValueError("save_gif needs at least one frame.")
     durations = [int(seconds_per_frame * 1000)] * len(frames)

@@ -142,3 +142,50 @@ def test_seed_makes_weights_reproducible():
     second = build_generator(image_shape=(28, 28, 1), width=8, seed=3)
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def _types(model):
+    return [type(layer).__name__ for layer in _chain(model)]
+
+
+def test_generator_ablation_options():
+    shape = (28, 28, 1)
+    no_bn = build_generator(16, shape, width=8, batch_norm=False)
+    assert "BatchNormalization" not in _types(no_bn)
+    assert all(layer.use_bias for layer in _chain(no_bn) if hasattr(layer, "use_bias"))
+
+    conv_projection = build_generator(16, shape, width=8, projection=False)
+    project = conv_projection.get_layer("project")
+    assert isinstance(project, layers.Conv2DTranspose) and tuple(project.output.shape[1:]) == (7, 7, 16)
+    assert "Dense" not in _types(conv_projection)
+    # Both are the same linear map from z to the 7x7 grid: same parameter count.
+    assert project.count_params() == build_generator(16, shape, width=8).get_layer("project").count_params()
+
+    resized = build_generator(16, shape, width=8, upsampling="resize")
+    assert "Conv2DTranspose" not in _types(resized) and _types(resized).count("UpSampling2D") == 2
+    for model in (no_bn, conv_projection, resized):
+        assert tuple(model.output_shape[1:]) == shape
+
+
+def test_one_step_generator_is_a_single_layer():
+    from dcgan_keras.models import build_one_step_generator
+
+    generator = build_one_step_generator(16, (28, 28, 1))
+    assert _types(generator) == ["Reshape", "Conv2DTranspose", "Activation"]
+    assert tuple(generator.output_shape[1:]) == (28, 28, 1)
+
+
+def test_discriminator_ablation_options():
+    shape = (28, 28, 1)
+    pooled = build_discriminator(shape, width=8, downsampling="pooling")
+    assert _types(pooled).count("MaxPooling2D") == 2
+    assert all(layer.strides == (1, 1) for layer in _chain(pooled) if isinstance(layer, layers.Conv2D))
+    relu = build_discriminator(shape, width=8, activation="relu")
+    assert "LeakyReLU" not in _types(relu) and _types(relu).count("ReLU") == 2
+    input_bn = build_discriminator(shape, width=8, input_batch_norm=True)
+    assert _types(input_bn)[1] == "BatchNormalization"
+    assert "BatchNormalization" not in _types(build_discriminator(shape, width=8, batch_norm=False))
+    for model in (pooled, relu, input_bn):
+        assert tuple(model.output_shape[1:]) == (1,)
+    with pytest.raises(ValueError, match="activation"):
+        build_discriminator(shape, activation="tanh")
