@@ -10,6 +10,12 @@ tests use them as its oracle. Two equivalent views of the same operation:
   the kernel, scaled by its value, onto the output at ``stride`` spacing;
   overlapping stamps add up. This is exactly the gradient of a strided
   convolution with respect to its input.
+- ``subpixel_conv_transpose``: the "sub-pixel" view (Shi et al., 2016). A
+  stride-1 convolution computes all ``stride**2`` output phases as channels,
+  and ``depth_to_space`` interleaves them into the larger image.
+
+``conv_matrix`` writes a strided convolution as an explicit matrix C, whose
+transpose is the transposed convolution.
 
 Arrays are channels-last, ``(height, width, channels)``, and kernels use
 Keras' ``Conv2DTranspose`` layout ``(kernel_h, kernel_w, out_channels, in_channels)``.
@@ -110,3 +116,141 @@ def overlap_counts(input_size, kernel_size, stride, padding="same"):
     ones_image = np.ones((input_size, input_size, 1))
     ones_kernel = np.ones((kernel_size, kernel_size, 1, 1))
     return scatter_conv2d(ones_image, ones_kernel, stride, padding)[..., 0]
+
+
+# --- the matrix view: a strided convolution is y = C x ----------------------
+
+
+def conv_matrix(input_size, kernel, stride):
+    """The matrix C of a "valid" strided convolution: ``conv2d(x).ravel() == C @ x.ravel()``.
+
+    ``kernel`` has the ``Conv2D`` layout ``(k, k, in, out)``; rows index the
+    flattened output ``(row, column, out)``, columns the flattened input
+    ``(row, column, in)``. Each row holds one copy of the kernel, placed where
+    that output pixel's window sits, and zeros elsewhere.
+    """
+    kernel_size, _, in_channels, out_channels = kernel.shape
+    out = (input_size - kernel_size) // stride + 1
+    matrix = np.zeros((out, out, out_channels, input_size, input_size, in_channels))
+    for row in range(out):
+        for column in range(out):
+            window = (slice(row * stride, row * stride + kernel_size), slice(column * stride, column * stride + kernel_size))
+            # kernel (k, k, in, out) -> (out, k, k, in) to match the row's layout
+            matrix[row, column, :, window[0], window[1], :] = kernel.transpose(3, 0, 1, 2)
+    return matrix.reshape(out * out * out_channels, input_size * input_size * in_channels)
+
+
+# --- the sub-pixel view: stride-1 convolution + depth_to_space --------------
+
+
+def depth_to_space(image, block):
+    """``(h, w, block*block*c) -> (h*block, w*block, c)``, in TensorFlow's order.
+
+    Channel ``(dy * block + dx) * c + channel`` of pixel ``(i, j)`` lands at
+    ``(i * block + dy, j * block + dx)``: each group of ``c`` channels is one
+    output phase (sub-pixel position) of the bigger image.
+    """
+    height, width, depth = image.shape
+    channels = depth // (block * block)
+    if channels * block * block != depth:
+        raise ValueError(f"depth {depth} is not a multiple of block**2 = {block * block}")
+    blocks = image.reshape(height, width, block, block, channels)
+    return blocks.transpose(0, 2, 1, 3, 4).reshape(height * block, width * block, channels)
+
+
+def _phase_taps(kernel_size, stride, before):
+    """For output phase r: the input offsets j and kernel taps a it combines.
+
+    Output pixel ``q * stride + r`` of the transposed convolution receives
+    ``x[q + j] * w[a]`` with ``a = r + before - j * stride`` for every ``a``
+    inside the kernel: a stride-1 correlation, one per phase.
+    """
+    taps = []
+    for phase in range(stride):
+        shift = phase + before
+        offsets = range(-((kernel_size - 1 - shift) // stride), shift // stride + 1)
+        taps.append([(j, shift - j * stride) for j in offsets])
+    return taps
+
+
+def subpixel_kernel(kernel, stride, padding="same"):
+    """Rearrange a ``Conv2DTranspose`` kernel into a stride-1 sub-pixel kernel.
+
+    Returns ``(subkernel, (pad_before, pad_after))``: zero-pad the input by
+    that much, run a "valid" stride-1 ``conv2d`` with ``subkernel`` (layout
+    ``(k', k', in, stride**2 * out)``), apply ``depth_to_space(stride)`` and
+    crop to ``output_size``: the result equals the transposed convolution.
+    Every phase gets its own k' x k' slice; taps a phase does not use stay 0.
+    For kernel 4 or 5 at stride 2 with "same", k' = 3 and the padding is
+    (1, 1), i.e. a Keras ``Conv2D(4 * out, 3, padding="same")``.
+    """
+    kernel_size, _, out_channels, in_channels = kernel.shape
+    _check_kernel(kernel_size, stride)
+    before = max(kernel_size - stride, 0) // 2 if padding == "same" else 0
+    taps = _phase_taps(kernel_size, stride, before)
+    offsets = [j for phase in taps for j, _ in phase]
+    low, high = min(offsets), max(offsets)
+    size = high - low + 1
+    sub = np.zeros((size, size, in_channels, stride, stride, out_channels), kernel.dtype)
+    for phase_y, taps_y in enumerate(taps):
+        for phase_x, taps_x in enumerate(taps):
+            for j_y, a_y in taps_y:
+                for j_x, a_x in taps_x:
+                    # (out, in) -> (in, out): Conv2D's layout
+                    sub[j_y - low, j_x - low, :, phase_y, phase_x] = kernel[a_y, a_x].T
+    return sub.reshape(size, size, in_channels, stride * stride * out_channels), (-low, high)
+
+
+def subpixel_conv_transpose(image, kernel, stride, padding="same"):
+    """``transposed_conv2d`` computed as stride-1 conv + ``depth_to_space``."""
+    sub, (pad_before, pad_after) = subpixel_kernel(kernel, stride, padding)
+    n = image.shape[0]
+    size = output_size(n, kernel.shape[0], stride, padding)
+    rows = -(-size // stride)  # ceil: enough low-resolution rows to cover the output
+    pad_after += rows - n
+    padded = np.pad(image, ((pad_before, pad_after), (pad_before, pad_after), (0, 0)))
+    return depth_to_space(conv2d(padded, sub), stride)[:size, :size]
+
+
+def phase_tap_counts(kernel_size, stride, padding="same"):
+    """How many kernel taps each of the stride x stride output phases uses.
+
+    Equal counts (kernel divisible by stride) mean every output pixel sums the
+    same number of terms; unequal counts are the checkerboard. The pattern
+    matches the interior of ``overlap_counts``.
+    """
+    before = max(kernel_size - stride, 0) // 2 if padding == "same" else 0
+    per_axis = np.array([len(phase) for phase in _phase_taps(kernel_size, stride, before)])
+    return np.outer(per_axis, per_axis)
+
+
+def icnr_kernel(kernel, stride):
+    """A sub-pixel kernel whose ``stride**2`` phases are all copies of ``kernel``.
+
+    ``kernel`` has the ``Conv2D`` layout ``(k, k, in, out)``. Every phase then
+    computes the same value, so conv + ``depth_to_space`` equals conv followed
+    by nearest-neighbour upsampling: no checkerboard, whatever the input
+    (Aitken et al., 2017, "ICNR" initialisation).
+    """
+    return np.tile(kernel, (1, 1, 1, stride * stride))
+
+
+def phase_means(image, stride):
+    """Mean of each of the stride x stride sub-pixel phases of a 2-D array.
+
+    A checkerboard shows up as phases with different means; for a smooth
+    image they agree.
+    """
+    return np.array([[image[dy::stride, dx::stride].mean() for dx in range(stride)] for dy in range(stride)])
+
+
+def block_contrast(image, stride):
+    """Each pixel of a 2-D array divided by the mean of its stride x stride block.
+
+    Removes slow variation across the image and keeps the period-``stride``
+    pattern: a checkerboard-free image gives 1 everywhere.
+    """
+    height, width = (image.shape[0] // stride) * stride, (image.shape[1] // stride) * stride
+    image = image[:height, :width]
+    blocks = image.reshape(height // stride, stride, width // stride, stride).mean(axis=(1, 3))
+    return image / blocks.repeat(stride, axis=0).repeat(stride, axis=1)
