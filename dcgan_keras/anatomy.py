@@ -1,0 +1,396 @@
+"""Probes for the generator's anatomy: sizes, pooling, the latent space, activations.
+
+Notebook 01 explains this. Every function here measures or draws something
+about a model built by ``dcgan_keras.models``; none of them trains anything.
+
+- layer tables: name, output shape, how many numbers, parameters, a note;
+- pooling: two inputs that 2x2 max pooling cannot tell apart, a strided
+  convolution that can, and how little pooling changes under small shifts;
+- the latent space: sweeping one coordinate of z, per-coordinate sensitivity,
+  simple digit traits (ink, slant) and a 1-nearest-neighbour label;
+- sample quality numbers: diversity, sharpness, histogram and nearest-data distances;
+- activations: derivatives, and the gradient that reaches the ``project`` layer.
+"""
+
+import itertools
+
+import numpy as np
+
+from dcgan_keras.conv_arithmetic import conv2d
+
+
+# --- layer tables -----------------------------------------------------------
+
+
+def layer_table(model, notes=None):
+    """One row per layer: name, output shape (no batch axis), numbers, parameters, note.
+
+    ``numbers`` is how many values the layer hands on per example, the
+    "information budget" a notebook compares between generator and discriminator.
+    """
+    notes = notes or {}
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape[1:])
+        rows.append(
+            {
+                "layer": layer.name,
+                "shape": shape,
+                "numbers": int(np.prod(shape)),
+                "params": int(layer.count_params()),
+                "note": notes.get(layer.name, ""),
+            }
+        )
+    return rows
+
+
+def size_path(model):
+    """The rows of ``layer_table`` where the output shape changes (BN/activations dropped)."""
+    rows, previous = [], None
+    for row in layer_table(model):
+        if row["shape"] != previous:
+            rows.append(row)
+        previous = row["shape"]
+    return rows
+
+
+def format_table(rows, columns=("layer", "shape", "numbers", "params", "note")):
+    """A fixed-width text table of ``rows`` (dicts), for printing in a notebook."""
+    cells = [[_format_cell(row[column]) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _format_cell(value):
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    return str(value)
+
+
+def footprints(start_size, stages, kernel_size=5, stride=2):
+    """Side length of the output patch that one cell of the starting grid can touch.
+
+    A "same" transposed convolution stamps each input pixel as a ``kernel_size``
+    patch at ``stride`` spacing, so a block of f cells becomes
+    ``stride * (f - 1) + kernel_size`` pixels (clipped to the grid).
+    Returns one value per grid, starting grid (1) included.
+    """
+    sizes, size, footprint = [1], start_size, 1
+    for _ in range(stages):
+        size *= stride
+        footprint = min(stride * (footprint - 1) + kernel_size, size)
+        sizes.append(footprint)
+    return sizes
+
+
+# --- pooling versus strided convolution ---------------------------------------
+
+
+def max_pool(image, size=2):
+    """Non-overlapping ``size`` x ``size`` max pooling of a 2-D array (numpy oracle)."""
+    height, width = image.shape
+    blocks = image[: height - height % size, : width - width % size]
+    return blocks.reshape(height // size, size, width // size, size).max(axis=(1, 3))
+
+
+def strided_conv(image, kernel):
+    """A stride-2 "valid" convolution of a 2-D array with a 2-D kernel."""
+    out = conv2d(image[:, :, None], kernel[:, :, None, None], stride=2)
+    return out[:, :, 0]
+
+
+def pooling_twins():
+    """Two 4x4 inputs with the same 2x2-window maxima at different places.
+
+    Every window holds one bright pixel (its maximum) on a dim background;
+    the second input moves each bright pixel to another corner of its window.
+    """
+    peaks = np.array([[9.0, 7.0], [8.0, 6.0]])
+    first, second = np.ones((4, 4)), np.ones((4, 4))
+    # (row, column) of the bright pixel inside each window, for each twin
+    spots_first = {(0, 0): (0, 0), (0, 1): (1, 1), (1, 0): (0, 1), (1, 1): (1, 0)}
+    spots_second = {(0, 0): (1, 1), (0, 1): (0, 0), (1, 0): (1, 0), (1, 1): (0, 1)}
+    for (i, j), (r, c) in spots_first.items():
+        first[2 * i + r, 2 * j + c] = peaks[i, j]
+    for (i, j), (r, c) in spots_second.items():
+        second[2 * i + r, 2 * j + c] = peaks[i, j]
+    return first, second
+
+
+def all_placements(peaks, background=1.0):
+    """Every input whose 2x2 windows hold ``peaks`` at any corner: 4**windows arrays."""
+    rows, columns = peaks.shape
+    windows = [(i, j) for i in range(rows) for j in range(columns)]
+    corners = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for choice in itertools.product(corners, repeat=len(windows)):
+        image = np.full((2 * rows, 2 * columns), background)
+        for (i, j), (r, c) in zip(windows, choice):
+            image[2 * i + r, 2 * j + c] = peaks[i, j]
+        yield image
+
+
+def distinct_outputs(images, operation, decimals=6):
+    """How many different results ``operation`` gives on ``images``."""
+    return len({np.round(operation(image), decimals).tobytes() for image in images})
+
+
+def shift_change(images, operation, shift=1):
+    """Mean relative change ||f(x) - f(x shifted)|| / ||f(x)|| under a ``shift``-pixel move.
+
+    ``images``: (N, H, W) arrays with a zero background (so rolling is a clean shift).
+    The shift alternates right and down, averaged over both.
+    """
+    changes = []
+    for axis in (1, 2):
+        for image, moved in zip(images, np.roll(images, shift, axis=axis)):
+            before, after = operation(image), operation(moved)
+            changes.append(np.linalg.norm(before - after) / np.linalg.norm(before))
+    return float(np.mean(changes))
+
+
+# --- the latent space ---------------------------------------------------------
+
+
+def vary_coordinate(z, index, values):
+    """Copies of one z with coordinate ``index`` set to each of ``values``."""
+    batch = np.repeat(np.asarray(z, "float32")[None], len(values), axis=0)
+    batch[:, index] = values
+    return batch
+
+
+def coordinate_sweeps(z, indices, values):
+    """Rows of ``vary_coordinate``, one row per index: shape (len(indices)*len(values), dim)."""
+    return np.concatenate([vary_coordinate(z, index, values) for index in indices])
+
+
+def ink(images):
+    """Fraction of pixels brighter than mid-grey (> 0 in [-1, 1]): stroke thickness."""
+    return (images[..., 0] > 0).mean(axis=(1, 2))
+
+
+def slant(images):
+    """Shear of the ink, sum (x - cx)(y - cy) w / sum (y - cy)^2 w, per image.
+
+    Positive when the top of the digit leans right (y grows downward, so the
+    sign is flipped to match how a reader sees it).
+    """
+    weights = (images[..., 0] + 1.0) / 2.0
+    height, width = weights.shape[1:]
+    ys, xs = np.mgrid[0:height, 0:width].astype("float64")
+    total = weights.sum(axis=(1, 2)) + 1e-9
+    cy = (weights * ys).sum(axis=(1, 2)) / total
+    cx = (weights * xs).sum(axis=(1, 2)) / total
+    dy, dx = ys[None] - cy[:, None, None], xs[None] - cx[:, None, None]
+    return -(weights * dx * dy).sum(axis=(1, 2)) / ((weights * dy * dy).sum(axis=(1, 2)) + 1e-9)
+
+
+def nearest_neighbours(images, reference, chunk=1024):
+    """Index of and RMS distance to the nearest ``reference`` image, for each image."""
+    flat_ref = reference.reshape(len(reference), -1).astype("float32")
+    ref_norms = (flat_ref**2).sum(axis=1)
+    indices, distances = [], []
+    for start in range(0, len(images), chunk):
+        flat = images[start : start + chunk].reshape(-1, flat_ref.shape[1]).astype("float32")
+        squared = (flat**2).sum(axis=1)[:, None] - 2.0 * flat @ flat_ref.T + ref_norms[None]
+        best = squared.argmin(axis=1)
+        indices.append(best)
+        distances.append(np.sqrt(np.maximum(squared[np.arange(len(best)), best], 0.0) / flat.shape[1]))
+    return np.concatenate(indices), np.concatenate(distances)
+
+
+def sweep_effects(generate, z_base, reference, labels, low=-2.0, high=2.0):
+    """What moving each coordinate of z from ``low`` to ``high`` does, averaged over ``z_base``.
+
+    ``generate`` maps a (N, dim) array of z to images in [-1, 1]. Returns a dict
+    of (dim,) arrays: ``rms`` pixel change per unit of the coordinate,
+    ``label_flip`` (fraction of digits whose 1-nearest-neighbour label
+    changes), ``ink`` and ``slant`` changes (high minus low, mean).
+    """
+    count, dim = z_base.shape
+    lows, highs = np.repeat(z_base, dim, axis=0), np.repeat(z_base, dim, axis=0)
+    coordinate = np.tile(np.arange(dim), count)
+    lows[np.arange(len(lows)), coordinate] = low
+    highs[np.arange(len(highs)), coordinate] = high
+    a, b = generate(lows), generate(highs)
+    per_image = {
+        "rms": np.sqrt(((a - b) ** 2).mean(axis=(1, 2, 3))) / (high - low),
+        "label_flip": (labels[nearest_neighbours(a, reference)[0]] != labels[nearest_neighbours(b, reference)[0]]),
+        "ink": ink(b) - ink(a),
+        "slant": slant(b) - slant(a),
+    }
+    # rows are ordered (base 0: coord 0..dim-1), (base 1: ...): average over bases
+    return {key: value.astype("float64").reshape(count, dim).mean(axis=0) for key, value in per_image.items()}
+
+
+# --- sample quality numbers ---------------------------------------------------
+
+
+def pairwise_rms(images, limit=500):
+    """Mean RMS distance between distinct pairs of the first ``limit`` images: diversity."""
+    flat = images[:limit].reshape(min(limit, len(images)), -1).astype("float64")
+    squared = (flat**2).sum(1)[:, None] - 2 * flat @ flat.T + (flat**2).sum(1)[None]
+    upper = np.triu_indices(len(flat), k=1)
+    return float(np.sqrt(np.maximum(squared[upper], 0.0) / flat.shape[1]).mean())
+
+
+def sharpness(images, margin=0.1):
+    """Fraction of pixels within ``margin`` of -1 or +1 (MNIST is mostly black or white)."""
+    return float((np.abs(images) > 1.0 - margin).mean())
+
+
+def histogram_distance(images, data, bins=20):
+    """Total variation distance (0 = same, 1 = disjoint) between pixel histograms."""
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    p = np.histogram(np.clip(images, -1, 1), edges)[0] / images.size
+    q = np.histogram(np.clip(data, -1, 1), edges)[0] / data.size
+    return float(0.5 * np.abs(p - q).sum())
+
+
+def sample_metrics(samples, data, labels):
+    """The numbers the notebook compares generators by, for (N, H, W, 1) samples in [-1, 1].
+
+    ``data``/``labels``: real images as the reference. ``nearest_rms`` is the
+    mean distance from a sample to its closest real digit (lower: more
+    digit-like); ``classes`` is the entropy in bits of the samples'
+    nearest-neighbour labels (log2(10) = 3.32 when all digits appear equally).
+    """
+    nearest, distance = nearest_neighbours(samples, data)
+    counts = np.bincount(labels[nearest], minlength=10) / len(samples)
+    nonzero = counts[counts > 0]
+    return {
+        "nearest_rms": float(distance.mean()),
+        "diversity": pairwise_rms(samples),
+        "sharpness": sharpness(samples),
+        "histogram_tv": histogram_distance(samples, data),
+        "mean_image_rms": float(np.sqrt(((samples.mean(0) - data.mean(0)) ** 2).mean())),
+        "classes_bits": float(-(nonzero * np.log2(nonzero)).sum()),
+    }
+
+
+# --- activations --------------------------------------------------------------
+
+
+def activation_derivatives(x):
+    """Values and derivatives of ReLU, tanh and sigmoid at ``x``: {name: (f, f')}."""
+    sig = 1.0 / (1.0 + np.exp(-x))
+    return {
+        "relu": (np.maximum(x, 0.0), (x > 0).astype("float64")),
+        "tanh": (np.tanh(x), 1.0 - np.tanh(x) ** 2),
+        "sigmoid": (sig, sig * (1.0 - sig)),
+    }
+
+
+def mean_derivative(activation, scale, samples=200_000, seed=0):
+    """E[f'(s * u)] for u ~ N(0, 1): the average gain of one layer at pre-activation scale s."""
+    x = scale * np.random.default_rng(seed).standard_normal(samples)
+    return float(activation_derivatives(x)[activation][1].mean())
+
+
+def passing_fraction(activation, scale, threshold=0.1, samples=200_000, seed=0):
+    """Share of units with slope f'(s * u) >= ``threshold``, u ~ N(0, 1).
+
+    BatchNorm keeps the *total* gradient from vanishing (it rescales), but a
+    saturated unit passes nothing: this counts the units gradient can still use.
+    """
+    x = scale * np.random.default_rng(seed).standard_normal(samples)
+    return float((activation_derivatives(x)[activation][1] >= threshold).mean())
+
+
+def swap_hidden_activation(generator, activation):
+    """A copy of ``generator`` (fresh weights copied over) with every ReLU replaced.
+
+    Used to ask "what if the hidden layers saturated?" on the real architecture.
+    """
+    import keras
+
+    def clone(layer):
+        if isinstance(layer, keras.layers.ReLU):
+            return keras.layers.Activation(activation, name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(generator, clone_function=clone)
+    copy.set_weights(generator.get_weights())
+    return copy
+
+
+def gradient_norms(generator, z, seed=0, layers=("project", "to_image")):
+    """Gradient norm reaching each named layer's kernel, for a fixed random loss.
+
+    The loss is <G(z), r> / N with r a fixed random image direction: a stand-in
+    for "whatever the discriminator asks for", the same for every generator
+    compared. BatchNorm runs in training mode, as it does during training.
+    """
+    import tensorflow as tf
+
+    direction = np.random.default_rng(seed).standard_normal((1, *generator.output_shape[1:])).astype("float32")
+    kernels = [generator.get_layer(name).kernel for name in layers]
+    with tf.GradientTape() as tape:
+        images = generator(z, training=True)
+        loss = tf.reduce_mean(tf.reduce_sum(images * direction, axis=(1, 2, 3)))
+    grads = tape.gradient(loss, kernels)
+    return {name: float(tf.norm(grad)) for name, grad in zip(layers, grads)}
+
+
+def with_scaled_gamma(generator, factor, names=("project_bn",)):
+    """A copy of ``generator`` whose named BatchNorm scales (gamma) are multiplied by ``factor``.
+
+    Larger gamma means larger pre-activations: the state a network drifts
+    into during training, where a saturating activation stops passing
+    gradient. The default scales only the first hidden layer's BatchNorm,
+    whose activation feeds another normalised layer: the output tanh is left
+    alone, so only the hidden activation is being tested.
+    """
+    import keras
+
+    copy = keras.models.clone_model(generator)
+    copy.set_weights(generator.get_weights())
+    for name in names:
+        layer = copy.get_layer(name)
+        layer.gamma.assign(layer.gamma * factor)
+    return copy
+
+
+def copy_projection(dense_generator, conv_generator):
+    """Load a Dense ``project`` kernel into a 1x1 transposed-conv ``project`` layer.
+
+    Dense kernel (dim, size*size*channels) reshaped to (dim, size, size,
+    channels) and moved to Keras' Conv2DTranspose layout (size, size,
+    channels, dim): output pixel (i, j, c) = sum_k z_k W[k, i, j, c] in both.
+    """
+    dense = dense_generator.get_layer("project").kernel.numpy()
+    layer = conv_generator.get_layer("project")
+    size, _, channels, dim = layer.kernel.shape
+    layer.kernel.assign(dense.reshape(dim, size, size, channels).transpose(1, 2, 3, 0))
+
+
+# --- drawing ------------------------------------------------------------------
+
+
+def draw_arrays(arrays, titles, figsize=(10, 3)):
+    """Small 2-D arrays side by side, each cell labelled with its value."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(arrays), figsize=figsize)
+    for axis, array, title in zip(np.atleast_1d(axes), arrays, titles):
+        axis.imshow(array, cmap="viridis", vmin=0, vmax=max(float(np.max(a)) for a in arrays))
+        for (row, column), value in np.ndenumerate(array):
+            axis.text(column, row, f"{value:g}", ha="center", va="center", color="w", fontsize=8)
+        axis.set_title(title, fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def show_images(axis, images, columns, title=""):
+    """Draw images in [-1, 1] as one grid on a matplotlib axis."""
+    from dcgan_keras.plotting import image_grid
+
+    axis.imshow(image_grid(images, columns), cmap="gray", vmin=0, vmax=255)
+    axis.set_title(title, fontsize=9)
+    axis.axis("off")

@@ -1,0 +1,163 @@
+"""The probes of notebook 01 (dcgan_keras.anatomy), checked against independent oracles."""
+
+import keras
+import numpy as np
+import pytest
+
+from dcgan_keras import anatomy, build_generator, latent_noise
+from dcgan_keras.gan import generate_images
+
+
+def test_layer_table_counts_match_keras():
+    generator = build_generator(100, (28, 28, 1), width=8, seed=0)
+    rows = anatomy.layer_table(generator, notes={"project": "first grid"})
+    assert sum(row["params"] for row in rows) == generator.count_params()
+    assert rows[0]["numbers"] == 100 and rows[-1]["shape"] == (28, 28, 1)
+    assert [row["note"] for row in rows if row["layer"] == "project"] == ["first grid"]
+    path = [row["shape"] for row in anatomy.size_path(generator)]
+    assert path == [(100,), (784,), (7, 7, 16), (14, 14, 8), (28, 28, 1)]
+    text = anatomy.format_table(rows)
+    assert "7x7x16" in text and "784" in text
+
+
+def test_footprints_match_keras_transposed_convolutions():
+    # Oracle: push one lit cell of a 4x4 grid through real "same" stride-2 layers.
+    stages, grid = 3, np.zeros((1, 4, 4, 1), "float32")
+    grid[0, 1, 1, 0] = 1.0
+    x, extents = grid, [1]
+    for _ in range(stages):
+        x = keras.layers.Conv2DTranspose(1, 5, strides=2, padding="same", kernel_initializer="ones", use_bias=False)(x)
+        rows = np.nonzero(np.asarray(x)[0, :, :, 0].sum(axis=1))[0]
+        extents.append(int(rows.max() - rows.min() + 1))
+    assert anatomy.footprints(4, stages) == extents
+    assert anatomy.footprints(4, 4) == [1, 5, 13, 29, 61]
+
+
+def test_max_pool_matches_keras():
+    image = np.random.default_rng(0).standard_normal((6, 8)).astype("float32")
+    expected = keras.layers.MaxPooling2D(2)(image[None, :, :, None])[0, :, :, 0]
+    np.testing.assert_allclose(anatomy.max_pool(image), np.asarray(expected))
+
+
+def test_pooling_twins_collide_but_strided_conv_separates_them():
+    first, second = anatomy.pooling_twins()
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(anatomy.max_pool(first), anatomy.max_pool(second))
+    kernel = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert not np.allclose(anatomy.strided_conv(first, kernel), anatomy.strided_conv(second, kernel))
+    placements = list(anatomy.all_placements(np.array([[9.0, 7.0], [8.0, 6.0]])))
+    assert len(placements) == 256
+    assert anatomy.distinct_outputs(placements, anatomy.max_pool) == 1
+    assert anatomy.distinct_outputs(placements, lambda im: anatomy.strided_conv(im, kernel)) == 256
+
+
+def test_shift_change_is_zero_for_a_shift_invariant_operation():
+    images = np.random.default_rng(0).random((5, 8, 8))
+    assert anatomy.shift_change(images, lambda im: np.array([im.sum()])) == pytest.approx(0.0, abs=1e-12)
+    assert anatomy.shift_change(images, lambda im: im) > 0.1
+
+
+def test_vary_coordinate_changes_one_coordinate_only():
+    z = latent_noise(1, 10, seed=0)[0]
+    batch = anatomy.vary_coordinate(z, 3, [-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(batch[:, 3], [-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(np.delete(batch, 3, axis=1), np.repeat(np.delete(z, 3)[None], 3, axis=0))
+    assert anatomy.coordinate_sweeps(z, [0, 5], [0.0, 1.0]).shape == (4, 10)
+
+
+def test_ink_and_slant_of_drawn_strokes():
+    image = -np.ones((1, 28, 28, 1))
+    leaning_right = image.copy()
+    for row in range(4, 24):  # a stroke whose top is further right than its bottom
+        leaning_right[0, row, 24 - row // 2 - 2 : 24 - row // 2, 0] = 1.0
+    leaning_left = leaning_right[:, :, ::-1]
+    assert anatomy.slant(leaning_right)[0] > 0.3
+    assert anatomy.slant(leaning_left)[0] == pytest.approx(-anatomy.slant(leaning_right)[0])
+    assert anatomy.ink(np.ones((1, 4, 4, 1)))[0] == 1.0 and anatomy.ink(image)[0] == 0.0
+
+
+def test_nearest_neighbours_matches_brute_force():
+    rng = np.random.default_rng(1)
+    reference, images = rng.standard_normal((50, 4, 4, 1)), rng.standard_normal((7, 4, 4, 1))
+    index, distance = anatomy.nearest_neighbours(images, reference, chunk=3)
+    brute = np.sqrt(((images[:, None] - reference[None]) ** 2).mean(axis=(2, 3, 4)))
+    np.testing.assert_array_equal(index, brute.argmin(axis=1))
+    np.testing.assert_allclose(distance, brute.min(axis=1), rtol=1e-4)
+
+
+def test_sample_metrics_on_known_cases():
+    rng = np.random.default_rng(2)
+    data = np.sign(rng.standard_normal((40, 6, 6, 1))).astype("float32")
+    labels = np.arange(40) % 10
+    same = np.repeat(data[:1], 10, axis=0)
+    metrics = anatomy.sample_metrics(same, data, labels)
+    assert metrics["diversity"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["nearest_rms"] == pytest.approx(0.0, abs=1e-3)
+    assert metrics["classes_bits"] == pytest.approx(0.0)
+    assert metrics["sharpness"] == 1.0
+    assert anatomy.histogram_distance(data, data) == 0.0
+    assert anatomy.histogram_distance(-np.ones(10), np.ones(10)) == 1.0
+    assert anatomy.sample_metrics(data, data, labels)["classes_bits"] == pytest.approx(np.log2(10))
+
+
+def test_sweep_effects_finds_the_only_coordinate_that_matters():
+    def generate(z):  # brightness of the whole image follows coordinate 2 only
+        return np.tanh(np.repeat(z[:, 2, None, None, None], 16, axis=1).repeat(16, axis=2) / 2.0)
+
+    reference = np.linspace(-1, 1, 5)[:, None, None, None] * np.ones((5, 16, 16, 1))
+    effects = anatomy.sweep_effects(generate, latent_noise(4, 5, seed=0), reference, np.arange(5))
+    assert effects["rms"][2] > 0.1 and np.all(np.delete(effects["rms"], 2) == 0.0)
+    assert effects["label_flip"][2] == 1.0 and effects["ink"][2] == 1.0
+
+
+def test_activation_derivatives_match_finite_differences():
+    x, eps = np.linspace(-4, 4, 81) + 0.05, 1e-6
+    for name, (value, derivative) in anatomy.activation_derivatives(x).items():
+        numeric = (anatomy.activation_derivatives(x + eps)[name][0] - value) / eps
+        np.testing.assert_allclose(derivative, numeric, atol=1e-4)
+    grid = np.linspace(-5, 5, 10001)
+    assert anatomy.activation_derivatives(grid)["tanh"][1].max() == pytest.approx(1.0)
+    assert anatomy.activation_derivatives(grid)["sigmoid"][1].max() == pytest.approx(0.25)
+    assert anatomy.mean_derivative("relu", 3.0) == pytest.approx(0.5, abs=0.01)
+    assert anatomy.mean_derivative("tanh", 4.0) < anatomy.mean_derivative("tanh", 1.0)
+
+
+def test_swapped_activation_and_gradients():
+    generator = build_generator(100, (28, 28, 1), width=8, seed=0)
+    z = latent_noise(8, 100, seed=0)
+    as_relu = anatomy.swap_hidden_activation(generator, "relu")
+    assert not any(isinstance(layer, keras.layers.ReLU) for layer in as_relu.layers)
+    np.testing.assert_allclose(generate_images(as_relu, z), generate_images(generator, z), atol=1e-6)
+    norms = {act: anatomy.gradient_norms(anatomy.swap_hidden_activation(generator, act), z)["project"]
+             for act in ("relu", "sigmoid")}  # fmt: skip
+    assert all(np.isfinite(list(norms.values()))) and norms["sigmoid"] < norms["relu"]
+    scaled = anatomy.with_scaled_gamma(generator, 3.0)
+    np.testing.assert_allclose(scaled.get_layer("project_bn").gamma.numpy(),
+                               3.0 * generator.get_layer("project_bn").gamma.numpy(), rtol=1e-6)  # fmt: skip
+    np.testing.assert_array_equal(scaled.get_layer("up_14x14_bn").gamma.numpy(),
+                                  generator.get_layer("up_14x14_bn").gamma.numpy())  # fmt: skip
+
+
+def test_relu_gradient_is_scale_invariant_but_tanh_saturates():
+    # Oracle: ReLU is positively homogeneous and the next BatchNorm divides the
+    # scale out again, so scaling project_bn's gamma cannot change the gradient.
+    generator = build_generator(100, (28, 28, 1), width=8, seed=0)
+    z = latent_noise(16, 100, seed=0)
+    relu = [anatomy.gradient_norms(anatomy.with_scaled_gamma(generator, f), z)["project"] for f in (1, 4)]
+    assert relu[1] == pytest.approx(relu[0], rel=1e-3)
+    # tanh: the slope of a unit at pre-activation 4u is >= 0.1 only for |u| < 0.45
+    assert anatomy.passing_fraction("tanh", 4.0) == pytest.approx(0.35, abs=0.01)
+    assert anatomy.passing_fraction("relu", 4.0) == pytest.approx(0.5, abs=0.01)
+    assert anatomy.passing_fraction("sigmoid", 1.0) > anatomy.passing_fraction("sigmoid", 8.0)
+
+
+def test_dense_projection_equals_transposed_conv_projection():
+    dense = build_generator(100, (28, 28, 1), width=8, seed=0, projection=True)
+    conv = build_generator(100, (28, 28, 1), width=8, seed=5, projection=False)
+    assert dense.get_layer("project").count_params() == conv.get_layer("project").count_params()
+    for layer in conv.layers:
+        if layer.weights and layer.name != "project":
+            layer.set_weights(dense.get_layer(layer.name).get_weights())
+    anatomy.copy_projection(dense, conv)
+    z = latent_noise(4, 100, seed=1)
+    np.testing.assert_allclose(generate_images(conv, z), generate_images(dense, z), atol=1e-5)
