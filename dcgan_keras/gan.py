@@ -130,6 +130,10 @@ class DCGAN(keras.Model):
         # Built now so that checkpoints can restore their state before step 1.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+        if keras.backend.backend() == "jax":
+            # The JAX trainer threads `model.optimizer.variables` through its
+            # jitted step and nothing else: hand it both players' state.
+            self.optimizer = _OptimizerPair(self.d_optimizer, self.g_optimizer)
 
     def _prepare(self, optimizer):
         optimizer = keras.optimizers.get(optimizer)
@@ -147,19 +151,33 @@ class DCGAN(keras.Model):
             kwargs.setdefault("shuffle", False)
         return super().fit(x, *args, **kwargs)
 
-    def train_step(self, data):
+    def sample_latent(self, batch_size):
+        """z ~ N(0, I) for one step, from the model's own seed generator.
+
+        Override it to feed your own noise (the backend-agreement test does).
+        """
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def train_step(self, *args):
+        # Keras' JAX trainer is functional: it passes the model's state in and
+        # expects the new state back, so its step has its own signature.
+        if keras.backend.backend() == "jax":
+            return self._jax_train_step(*args)
+        (data,) = args
+        real_images = self._real_batch(data)
+        z = self.sample_latent(ops.shape(real_images)[0])
+        steps = {"tensorflow": self._tensorflow_step, "torch": self._torch_step}
+        if keras.backend.backend() not in steps:
+            raise NotImplementedError(
+                f"DCGAN trains on the tensorflow, jax and torch backends, not "
+                f"{keras.backend.backend()!r}. Set KERAS_BACKEND before importing keras."
+            )
+        return self._update_metrics(*steps[keras.backend.backend()](real_images, z))
+
+    def _real_batch(self, data):
         real_images = _images_only(data)
         _check_batch_shape(real_images, self.image_shape)
-        batch_size = ops.shape(real_images)[0]
-        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError(
-                f"DCGAN.train_step runs on the TensorFlow backend; got "
-                f"KERAS_BACKEND={keras.backend.backend()!r}. Set "
-                f"KERAS_BACKEND=tensorflow before importing keras."
-            )
-        stats = self._tensorflow_step(real_images, z)
-        return self._update_metrics(*stats)
+        return real_images
 
     def _tensorflow_step(self, real_images, z):
         """The one backend-specific piece: gradients and updates with tapes."""
@@ -184,6 +202,96 @@ class DCGAN(keras.Model):
         g_weights = generator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(scaled, g_weights), g_weights)
         return d_loss, g_loss, real_logits, fake_logits
+
+    def _torch_step(self, real_images, z):
+        """The same step in eager PyTorch: autograd instead of tapes."""
+        import torch
+
+        generator, discriminator = self.generator, self.discriminator
+        fake_images = generator(z, training=True)
+        real_logits = discriminator(real_images, training=True)
+        fake_logits = discriminator(fake_images.detach(), training=True)
+        d_loss = discriminator_loss(real_logits, fake_logits)
+        d_weights = discriminator.trainable_variables
+        d_grads = torch.autograd.grad(self.d_optimizer.scale_loss(d_loss), [w.value for w in d_weights])
+        self.d_optimizer.apply(d_grads, d_weights)
+        # G's gradient flows through the discriminator D has just become.
+        g_loss = generator_loss(discriminator(fake_images, training=True))
+        g_weights = generator.trainable_variables
+        g_grads = torch.autograd.grad(self.g_optimizer.scale_loss(g_loss), [w.value for w in g_weights])
+        self.g_optimizer.apply(g_grads, g_weights)
+        return d_loss.detach(), g_loss.detach(), real_logits.detach(), fake_logits.detach()
+
+    def _jax_train_step(self, state, data):
+        """The same step as a pure function of the model's state, for jax.jit.
+
+        Keras' JAX trainer hands over (trainable, non-trainable, optimizer,
+        metrics) variable values and wants them back updated. The optimizer
+        part holds *both* players' state (see ``_OptimizerPair``); each network
+        runs through ``stateless_call`` and each optimizer through
+        ``stateless_apply`` on its own slice.
+        """
+        import jax
+
+        trainable, non_trainable, optimizer_values, metric_values = state
+        real_images = self._real_batch(data)
+        generator, discriminator = self.generator, self.discriminator
+        g_train = _values_of(generator.trainable_variables, self.trainable_variables, trainable)
+        d_train = _values_of(discriminator.trainable_variables, self.trainable_variables, trainable)
+        g_state = _values_of(generator.non_trainable_variables, self.non_trainable_variables, non_trainable)
+        d_state = _values_of(discriminator.non_trainable_variables, self.non_trainable_variables, non_trainable)
+        split = len(self.d_optimizer.variables)
+        d_opt, g_opt = optimizer_values[:split], optimizer_values[split:]
+
+        with keras.StatelessScope(state_mapping=list(zip(self.non_trainable_variables, non_trainable))) as scope:
+            z = self.sample_latent(ops.shape(real_images)[0])
+        # None when an overridden sample_latent did not draw from the seed generator.
+        seed_state = scope.get_current_value(self.seed_generator.state)
+        seed_update = ([self.seed_generator.state], [seed_state]) if seed_state is not None else ([], [])
+
+        def generate(g_train):
+            return generator.stateless_call(g_train, g_state, z, training=True)
+
+        fake_images, g_backward, g_state_new = jax.vjp(generate, g_train, has_aux=True)
+
+        def d_objective(d_train):
+            real_logits, state = discriminator.stateless_call(d_train, d_state, real_images, training=True)
+            fake_logits, state = discriminator.stateless_call(
+                d_train, state, jax.lax.stop_gradient(fake_images), training=True
+            )
+            d_loss = discriminator_loss(real_logits, fake_logits)
+            return _scale(self.d_optimizer, d_opt, d_loss), (d_loss, real_logits, fake_logits, state)
+
+        (_, (d_loss, real_logits, fake_logits, d_state_new)), d_grads = jax.value_and_grad(
+            d_objective, has_aux=True
+        )(d_train)
+        d_train_new, d_opt_new = self.d_optimizer.stateless_apply(d_opt, d_grads, d_train)
+
+        def g_objective(fake_images):
+            # G's gradient flows through the discriminator D has just become.
+            fake_logits, state = discriminator.stateless_call(d_train_new, d_state_new, fake_images, training=True)
+            g_loss = generator_loss(fake_logits)
+            return _scale(self.g_optimizer, g_opt, g_loss), (g_loss, state)
+
+        (_, (g_loss, d_state_new)), image_grads = jax.value_and_grad(g_objective, has_aux=True)(fake_images)
+        (g_grads,) = g_backward(image_grads)
+        g_train_new, g_opt_new = self.g_optimizer.stateless_apply(g_opt, g_grads, g_train)
+
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_values))) as scope:
+            logs = self._update_metrics(d_loss, g_loss, real_logits, fake_logits)
+        metric_values = [scope.get_current_value(v) for v in self.metrics_variables]
+
+        trainable = _replaced(
+            self.trainable_variables, trainable,
+            (generator.trainable_variables, g_train_new), (discriminator.trainable_variables, d_train_new),
+        )  # fmt: skip
+        non_trainable = _replaced(
+            self.non_trainable_variables, non_trainable,
+            (generator.non_trainable_variables, g_state_new),
+            (discriminator.non_trainable_variables, d_state_new),
+            seed_update,
+        )  # fmt: skip
+        return logs, (trainable, non_trainable, list(d_opt_new) + list(g_opt_new), metric_values)
 
     def _update_metrics(self, d_loss, g_loss, real_logits, fake_logits):
         self.d_loss_tracker.update_state(d_loss)
@@ -229,6 +337,41 @@ class DCGAN(keras.Model):
             d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
             g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
         )
+
+
+class _OptimizerPair:
+    """Both optimizers seen as one, for Keras' JAX trainer (variables: D's, then G's)."""
+
+    built = True
+
+    def __init__(self, d_optimizer, g_optimizer):
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    @property
+    def variables(self):
+        return list(self.d_optimizer.variables) + list(self.g_optimizer.variables)
+
+    @property
+    def iterations(self):
+        return self.g_optimizer.iterations
+
+
+def _values_of(variables, model_variables, values):
+    """The entries of ``values`` (aligned with ``model_variables``) for ``variables``."""
+    position = {id(variable): index for index, variable in enumerate(model_variables)}
+    return [values[position[id(variable)]] for variable in variables]
+
+
+def _replaced(model_variables, values, *updates):
+    """``values`` with the entries of each (variables, new_values) pair swapped in."""
+    new = {id(variable): value for variables, new_values in updates for variable, value in zip(variables, new_values)}
+    return [new.get(id(variable), value) for variable, value in zip(model_variables, values)]
+
+
+def _scale(optimizer, optimizer_values, loss):
+    """``optimizer.scale_loss`` evaluated on the given optimizer state (JAX)."""
+    with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, optimizer_values))):
+        return optimizer.scale_loss(loss)
 
 
 def generate_images(generator, z, batch_size=256):

@@ -1,0 +1,52 @@
+"""SubPixelConv2DTranspose computes exactly what Conv2DTranspose computes."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from dcgan_keras.layers import SubPixelConv2DTranspose, phase_taps
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_matches_conv2d_transpose(kernel_size, use_bias):
+    rng = np.random.default_rng(kernel_size)
+    images = rng.normal(size=(2, 5, 6, 3)).astype("float32")
+    reference = keras.layers.Conv2DTranspose(4, kernel_size, strides=2, padding="same", use_bias=use_bias)
+    subpixel = SubPixelConv2DTranspose(4, kernel_size, strides=2, padding="same", use_bias=use_bias)
+    reference.build(images.shape)
+    subpixel.build(images.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
+    reference.set_weights(weights)
+    subpixel.set_weights(weights)
+    expected = ops.convert_to_numpy(reference(images))
+    assert expected.shape == (2, 10, 12, 4)
+    np.testing.assert_allclose(ops.convert_to_numpy(subpixel(images)), expected, atol=1e-4)
+
+
+def test_every_tap_used_once_per_phase():
+    taps = phase_taps(5)
+    used = sorted(int(t) for t in taps.ravel() if t >= 0)
+    assert used == [0, 1, 2, 3, 4]  # phases split the 5 taps 2 + 3
+
+
+def test_rejects_what_it_cannot_compute():
+    with pytest.raises(ValueError, match="strides=2"):
+        SubPixelConv2DTranspose(4, 5, strides=1, padding="same")
+    with pytest.raises(ValueError, match="strides=2"):
+        SubPixelConv2DTranspose(4, 5, strides=2, padding="valid")
+
+
+def test_serializes_and_builds_into_the_generator(tmp_path):
+    from dcgan_keras import build_generator
+
+    transposed = build_generator(16, (28, 28, 1), width=8, seed=0)
+    subpixel = build_generator(16, (28, 28, 1), width=8, seed=0, upsampling="subpixel")
+    assert isinstance(subpixel.get_layer("up_14x14"), SubPixelConv2DTranspose)
+    subpixel.set_weights(transposed.get_weights())  # same weights, interchangeable
+    z = np.random.default_rng(0).standard_normal((3, 16)).astype("float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(subpixel(z)), ops.convert_to_numpy(transposed(z)), atol=1e-5)
+    subpixel.save(tmp_path / "g.keras")
+    restored = keras.models.load_model(tmp_path / "g.keras")
+    np.testing.assert_allclose(ops.convert_to_numpy(restored(z)), ops.convert_to_numpy(subpixel(z)), atol=1e-6)
