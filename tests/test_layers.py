@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from dcgan_keras.layers import SubPixelConv2DTranspose, phase_taps
+from dcgan_keras.layers import SubPixelConv2DTranspose, phase_tap_index
 
 
 @pytest.mark.parametrize("kernel_size", [2, 3, 4, 5, 6])
@@ -25,10 +25,11 @@ def test_matches_conv2d_transpose(kernel_size, use_bias):
     np.testing.assert_allclose(ops.convert_to_numpy(subpixel(images)), expected, atol=1e-4)
 
 
-def test_every_tap_used_once_per_phase():
-    taps = phase_taps(5)
-    used = sorted(int(t) for t in taps.ravel() if t >= 0)
-    assert used == [0, 1, 2, 3, 4]  # phases split the 5 taps 2 + 3
+def test_every_tap_used_exactly_once():
+    for kernel_size in (3, 4, 5):
+        index = phase_tap_index(kernel_size)
+        used = sorted(int(tap) for tap in index.ravel() if tap > 0)
+        assert used == list(range(1, kernel_size * kernel_size + 1))
 
 
 def test_rejects_what_it_cannot_compute():

@@ -1,0 +1,242 @@
+"""Images per second of one full DCGAN iteration, side by side in one run.
+
+    python benchmarks/throughput.py                      # CPU defaults: the MNIST layout
+    KERAS_BACKEND=jax python benchmarks/throughput.py --layouts paper,torchref --batches 128,512
+
+An iteration is what `DCGAN.train_step` does: G(z), D on the real and on the
+fake batch, D's update, then G's update through the new D. Implementations:
+
+- ``keras``: the package's own `train_step` on the current Keras backend,
+  compiled the way `fit()` compiles it (jax.jit; tf.function; eager torch);
+- ``keras-subpixel``: the same model with `upsampling="subpixel"` (identical
+  weights and outputs, transposed convolutions computed as conv + depth-to-space);
+- ``torch``: the same layout in plain eager PyTorch (benchmarks/torch_reference.py),
+  channels_last on a GPU, as the PyTorch examples train;
+- ``fit-synthetic`` / ``fit-pipeline`` (TensorFlow backend): the whole `fit()`
+  wall time on an in-memory repeated batch vs the real tf.data pipeline
+  (`dcgan_keras.data.make_dataset`, embedded MNIST), to see what input costs.
+
+Prints one JSON object per measurement, then a table with ratios to torch.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import dcgan_keras  # noqa: E402  (first: imports TensorFlow quietly when it is the backend)
+import keras  # noqa: E402
+
+LAYOUTS = {
+    "mnist": dict(size=28, channels=1, width=64, kernel=5, start=7),
+    "paper": dict(size=64, channels=3, width=128, kernel=5, start=4),
+    "torchref": dict(size=64, channels=3, width=64, kernel=4, start=4),
+}
+
+
+def build_gan(layout, upsampling="transposed"):
+    shape = (layout["size"], layout["size"], layout["channels"])
+    generator = dcgan_keras.build_generator(100, shape, layout["width"], layout["kernel"], seed=0, upsampling=upsampling)
+    discriminator = dcgan_keras.build_discriminator(shape, layout["width"], layout["kernel"], seed=1)
+    gan = dcgan_keras.DCGAN(generator, discriminator, seed=0)
+    gan.compile()
+    return gan
+
+
+def _macs(layer):
+    """Multiply-adds of one forward pass of a layer, per image."""
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        height, width = layer.input.shape[1:3]
+    elif isinstance(layer, keras.layers.Conv2D):
+        height, width = layer.output.shape[1:3]
+    elif isinstance(layer, keras.layers.Dense):
+        return layer.input.shape[-1] * layer.units
+    else:
+        return 0
+    return height * width * int(np.prod(layer.kernel_size)) * layer.input.shape[-1] * layer.filters
+
+
+def gflop_per_image(gan):
+    """FLOPs of one iteration: 3 G-forwards (forward + backward) and 9 D-forwards
+    (real, fake and G's pass, each forward + backward), the usual accounting."""
+    g = sum(_macs(layer) for layer in gan.generator.layers)
+    d = sum(_macs(layer) for layer in gan.discriminator.layers)
+    return 2 * (3 * g + 9 * d) / 1e9
+
+
+def _compiled_step(gan, real):
+    """The package's train_step, compiled as fit() compiles it; returns (step, sync)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        state = [
+            [v.value for v in gan.trainable_variables],
+            [v.value for v in gan.non_trainable_variables],
+            [v.value for v in gan.optimizer.variables],
+            [v.value for v in gan.metrics_variables],
+        ]
+        jitted = jax.jit(gan.train_step, donate_argnums=0)
+        real = jax.numpy.asarray(real)
+        holder = {"state": state, "logs": None}
+
+        def step():
+            holder["logs"], holder["state"] = jitted(holder["state"], real)
+
+        return step, lambda: jax.block_until_ready(holder["logs"])
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        real = tf.constant(real)
+        compiled = tf.function(gan.train_step, jit_compile=gan.jit_compile is True)
+        holder = {}
+
+        def step():
+            holder["logs"] = compiled(real)
+
+        return step, lambda: float(holder["logs"]["d_loss"])
+    import torch
+
+    real = keras.ops.convert_to_tensor(real)
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    return (lambda: gan.train_step(real)), sync
+
+
+def time_steps(step, sync, seconds, warmup=3):
+    for _ in range(warmup):
+        step()
+    sync()
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds or steps < 3:
+        step()
+        steps += 1
+        if steps % 5 == 0:
+            sync()
+    sync()
+    return steps, time.perf_counter() - started
+
+
+def measure_keras(layout_name, batch, precision, seconds, upsampling):
+    keras.mixed_precision.set_global_policy(precision)
+    gan = build_gan(LAYOUTS[layout_name], upsampling)
+    real = np.random.default_rng(0).uniform(-1, 1, (batch, *gan.image_shape)).astype("float32")
+    step, sync = _compiled_step(gan, real)
+    steps, elapsed = time_steps(step, sync, seconds)
+    return steps * batch / elapsed, gflop_per_image(gan)
+
+
+def measure_torch(layout_name, batch, precision, seconds):
+    import torch_reference
+
+    return torch_reference.images_per_second(LAYOUTS[layout_name], batch, precision != "float32", seconds)
+
+
+def measure_fit(layout_name, batch, epochs_steps, pipeline):
+    """Whole fit() wall time (start-up excluded by a first short fit) on MNIST-shaped data."""
+    import tensorflow as tf
+
+    from dcgan_keras.data import load_images, make_dataset
+
+    keras.mixed_precision.set_global_policy("float32")
+    gan = build_gan(LAYOUTS[layout_name])
+    images = load_images()
+    if pipeline:
+        dataset = make_dataset(images, batch)
+        steps = len(images) // batch
+    else:
+        dataset = tf.data.Dataset.from_tensors(images[:batch]).repeat(epochs_steps)
+        steps = epochs_steps
+    gan.fit(dataset.take(2), epochs=1, verbose=0)  # trace and compile outside the timing
+    started = time.perf_counter()
+    gan.fit(dataset, epochs=1, verbose=0)
+    return steps * batch / (time.perf_counter() - started)
+
+
+def device_name():
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return str(jax.devices()[0].device_kind)
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name()
+    except ImportError:
+        pass
+    return "cpu"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layouts", default="mnist")
+    parser.add_argument("--batches", default="128")
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16")
+    parser.add_argument("--impls", default="keras,torch,fit")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--large-batch-precisions", default=None,
+                        help="precisions to run at batches after the first (default: all)")
+    args = parser.parse_args(argv)
+    impls = args.impls.split(",")
+    backend, device = keras.backend.backend(), device_name()
+    rows = []
+
+    def emit(**row):
+        row.update(backend=backend, device=device)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    batches = [int(b) for b in args.batches.split(",")]
+    for layout in args.layouts.split(","):
+        for batch in batches:
+            precisions = args.precisions.split(",")
+            if batch != batches[0] and args.large_batch_precisions:
+                precisions = args.large_batch_precisions.split(",")
+            for precision in precisions:
+                for impl in impls:
+                    if impl in ("keras", "keras-subpixel"):
+                        upsampling = "subpixel" if impl == "keras-subpixel" else "transposed"
+                        rate, gflop = measure_keras(layout, batch, precision, args.seconds, upsampling)
+                    elif impl == "torch":
+                        rate = measure_torch(layout, batch, precision, args.seconds)
+                        gflop = gflop_per_image(build_gan(LAYOUTS[layout]))
+                    else:
+                        continue
+                    emit(layout=layout, batch=batch, precision=precision, impl=impl,
+                         img_per_s=round(rate, 1), tflops=round(rate * gflop / 1e3, 3))  # fmt: skip
+        if "fit" in impls and backend == "tensorflow":
+            batch = batches[0]
+            synthetic = measure_fit(layout, batch, 10_000 // batch, pipeline=False)
+            emit(layout=layout, batch=batch, precision="float32", impl="fit-synthetic", img_per_s=round(synthetic, 1), tflops=None)
+            real = measure_fit(layout, batch, None, pipeline=True)
+            emit(layout=layout, batch=batch, precision="float32", impl="fit-pipeline", img_per_s=round(real, 1), tflops=None)
+    print_table(rows)
+
+
+def print_table(rows):
+    reference = {(r["layout"], r["batch"], r["precision"]): r["img_per_s"] for r in rows if r["impl"] == "torch"}
+    best_torch = {}
+    for (layout, batch, _), rate in reference.items():
+        best_torch[(layout, batch)] = max(rate, best_torch.get((layout, batch), 0))
+    print(f"\n{'layout':9} {'batch':>5} {'precision':15} {'impl':15} {'img/s':>10} {'TFLOP/s':>8} {'vs torch':>9} {'vs best torch':>13}")
+    for r in rows:
+        same = reference.get((r["layout"], r["batch"], r["precision"]))
+        best = best_torch.get((r["layout"], r["batch"]))
+        ratio = f"{r['img_per_s'] / same:.2f}x" if same else "-"
+        best_ratio = f"{r['img_per_s'] / best:.2f}x" if best else "-"
+        tflops = f"{r['tflops']:.2f}" if r["tflops"] is not None else "-"
+        print(f"{r['layout']:9} {r['batch']:5d} {r['precision']:15} {r['impl']:15} {r['img_per_s']:10.1f} {tflops:>8} {ratio:>9} {best_ratio:>13}")
+    fits = {r["impl"]: r["img_per_s"] for r in rows if r["impl"].startswith("fit-")}
+    if len(fits) == 2:
+        print(f"\nfit() on the real tf.data pipeline reaches {fits['fit-pipeline'] / fits['fit-synthetic']:.0%} of fit() on synthetic in-memory data.")
+    print(f"Backend {rows[0]['backend'] if rows else '?'} on {rows[0]['device'] if rows else '?'}.")
+
+
+if __name__ == "__main__":
+    main()
