@@ -1,0 +1,384 @@
+"""Reading a GAN's training: diversity, collapse, BatchNorm probes, progress figures.
+
+Notebook 04 explains these. A GAN's losses do not say whether its samples are
+good, so the notebook measures the samples themselves:
+
+- ``sample_diversity``: the mean pairwise distance of generated images divided
+  by that of real images (0 for identical images, about 1 for the data);
+- ``nearest_real_ratio``: how far samples lie from their nearest real image,
+  relative to how far held-out real images lie (about 1 for the data, large
+  for noise), a cheap stand-in for quality that diversity alone misses;
+- ``collapse_report``: diversity, the share of near-duplicate pairs and of
+  the most frequent digit (by a nearest-neighbour label), and a verdict.
+
+All image functions take numpy arrays (N, H, W, C) in [-1, 1].
+"""
+
+import math
+import time
+
+import keras
+import numpy as np
+
+# At the theoretical equilibrium D(x) = D(G(z)) = 1/2 everywhere, so each half
+# of D's loss is -log(1/2) and G's non-saturating loss is -log(1/2).
+EQUILIBRIUM_D_LOSS = 2 * math.log(2)
+EQUILIBRIUM_G_LOSS = math.log(2)
+
+
+# --- distances between images -----------------------------------------------
+
+
+def _flat(images):
+    # float64: the |a|^2 + |b|^2 - 2ab expansion loses digits in float32.
+    return np.asarray(images, dtype="float64").reshape(len(images), -1)
+
+
+def pairwise_distances(images, others=None):
+    """Euclidean distances between every image of ``images`` and of ``others``."""
+    a = _flat(images)
+    b = a if others is None else _flat(others)
+    squared = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def mean_pairwise_distance(images):
+    """The mean distance over all distinct pairs of ``images``."""
+    if len(images) < 2:
+        raise ValueError("Need at least 2 images to measure their spread.")
+    distances = pairwise_distances(images)
+    return float(distances[np.triu_indices(len(images), k=1)].mean())
+
+
+def sample_diversity(images, reference):
+    """Spread of ``images`` relative to ``reference`` (real images): 0 = all identical."""
+    return mean_pairwise_distance(images) / mean_pairwise_distance(reference)
+
+
+def nearest_real_ratio(images, reference, held_out):
+    """Mean distance to the nearest ``reference`` image, relative to ``held_out`` real images.
+
+    About 1 when ``images`` look like the data, far above 1 for noise or blobs.
+    ``held_out`` must not overlap ``reference`` (its own nearest neighbour
+    would be itself, at distance 0).
+    """
+    fake = pairwise_distances(images, reference).min(1).mean()
+    real = pairwise_distances(held_out, reference).min(1).mean()
+    return float(fake / real)
+
+
+def reference_split(images, labels=None, num_reference=1000, num_held_out=128, seed=0):
+    """Disjoint random ``reference`` and ``held_out`` sets of real images (and reference labels)."""
+    order = np.random.default_rng(seed).permutation(len(images))
+    reference, held_out = order[:num_reference], order[num_reference : num_reference + num_held_out]
+    reference_labels = None if labels is None else np.asarray(labels)[reference]
+    return images[reference], images[held_out], reference_labels
+
+
+def nearest_labels(images, reference, reference_labels):
+    """The label of each image's nearest reference image: a 1-nearest-neighbour classifier.
+
+    No training needed; on MNIST with 1,000 reference digits it is right about
+    nine times in ten, enough to see which digits a generator makes.
+    """
+    return np.asarray(reference_labels)[pairwise_distances(images, reference).argmin(1)]
+
+
+def class_shares(labels, num_classes=10):
+    """The share of each class among ``labels`` (sums to 1)."""
+    return np.bincount(np.asarray(labels), minlength=num_classes) / len(labels)
+
+
+def collapse_report(images, reference, reference_labels=None, *, threshold=0.5,
+                    duplicate_scale=0.25, max_duplicates=0.1, max_top_share=0.5):
+    """Diversity, near-duplicate share, (optionally) top-class share, and a verdict.
+
+    A pair counts as a near-duplicate when it is closer than ``duplicate_scale``
+    times the real data's mean pairwise distance (real MNIST has almost no such
+    pairs). The batch is flagged as collapsed when its diversity is below
+    ``threshold``, when more than ``max_duplicates`` of its pairs are
+    near-duplicates (partial collapse onto a few modes keeps the mean distance
+    deceptively high), or, given labels, when one class (by ``nearest_labels``)
+    takes more than ``max_top_share`` of the samples (MNIST's largest is 11%).
+    """
+    scale = mean_pairwise_distance(reference)
+    distances = pairwise_distances(images)[np.triu_indices(len(images), k=1)]
+    report = {
+        "diversity": float(distances.mean() / scale),
+        "duplicate_pairs": float((distances < duplicate_scale * scale).mean()),
+    }
+    collapsed = report["diversity"] < threshold or report["duplicate_pairs"] > max_duplicates
+    if reference_labels is not None:
+        shares = class_shares(nearest_labels(images, reference, reference_labels))
+        report["top_class"], report["top_class_share"] = int(shares.argmax()), float(shares.max())
+        collapsed = collapsed or report["top_class_share"] > max_top_share
+    report["collapsed"] = bool(collapsed)
+    return report
+
+
+# --- following training --------------------------------------------------------
+
+
+class DiversityTracker(keras.callbacks.Callback):
+    """After each epoch, measure a fixed-z batch of samples against real images.
+
+    Appends to ``self.history`` one dict per epoch with ``diversity``,
+    ``nearest_real``, ``top_class_share`` (given labels) and the epoch's logs,
+    so a failure can be seen as it happens.
+    """
+
+    def __init__(self, reference, held_out, reference_labels=None, num_images=128, seed=0):
+        super().__init__()
+        self.reference, self.held_out, self.labels = reference, held_out, reference_labels
+        self.num_images, self.seed = num_images, seed
+        self.history = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        from dcgan_keras.gan import latent_noise
+
+        z = latent_noise(self.num_images, self.model.latent_dim, self.seed)
+        images = self.model.generate(self.num_images, z=z)
+        row = {
+            "epoch": epoch + 1,
+            "diversity": sample_diversity(images, self.reference),
+            "nearest_real": nearest_real_ratio(images, self.reference, self.held_out),
+        }
+        if self.labels is not None:
+            row["top_class_share"] = float(class_shares(nearest_labels(images, self.reference, self.labels)).max())
+        self.history.append({**row, **{key: float(value) for key, value in (logs or {}).items()}})
+
+
+def train_and_track(gan, images, steps, checkpoints, tracker, batch_size=64, seed=0, callbacks=()):
+    """``fit()`` for ``steps`` updates in ``checkpoints`` equal "epochs", measuring after each.
+
+    The data repeats, so an "epoch" here is just a measuring interval. Returns
+    the training time in seconds (tracking included).
+    """
+    from dcgan_keras.console import NOISE, filtered_stderr
+    from dcgan_keras.data import make_dataset
+
+    dataset = make_dataset(images, batch_size, seed=seed).repeat()
+    started = time.perf_counter()
+    # Without BatchNorm, TensorFlow's graph optimiser tries to fuse each biased
+    # convolution with its LeakyReLU, fails, logs "remapper failed" from C++ and
+    # runs the unfused graph: harmless, so that one line is dropped.
+    with filtered_stderr(NOISE + ("remapper failed",)):
+        gan.fit(dataset, epochs=checkpoints, steps_per_epoch=steps // checkpoints, verbose=0,
+                callbacks=[tracker, *callbacks])
+    return time.perf_counter() - started
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by ``CrashAfterEpoch`` in place of a real kill."""
+
+
+class CrashAfterEpoch(keras.callbacks.Callback):
+    """Raise ``SimulatedCrash`` at the end of epoch ``epoch`` (1-based).
+
+    Put it after the backup callback in the list, so the epoch is saved first,
+    just as a kill right after a checkpoint would leave it.
+    """
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise SimulatedCrash(f"simulated crash after epoch {self.epoch}")
+
+
+class ResumeProbe(keras.callbacks.Callback):
+    """Record, at each epoch start, the epoch and both optimizers' step counters."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        gan = self.model
+        self.seen.append(
+            {
+                "epoch": epoch + 1,
+                "d_steps": int(gan.d_optimizer.iterations),
+                "g_steps": int(gan.g_optimizer.iterations),
+            }
+        )
+
+
+# --- losses as functions of D(G(z)) ---------------------------------------------
+
+
+def minimax_generator_loss(fake_logits):
+    """The saturating loss of the original minimax game, ``log(1 - D(G(z)))``.
+
+    G would minimise it; written as ``-softplus(logit)`` so it stays finite.
+    Only for comparison: ``dcgan_keras.gan.generator_loss`` is what trains G.
+    """
+    from keras import ops
+
+    return ops.mean(-ops.softplus(ops.cast(fake_logits, "float32")))
+
+
+def generator_loss_curves(d_values, loss_fns):
+    """Each loss and its gradient w.r.t. D's logit, at the given values of D(G(z)).
+
+    Gradients come from autodiff through the real loss functions (one logit
+    per value, so the batch mean does not rescale them). Returns a dict
+    ``name -> (losses, gradients)`` of numpy arrays.
+    """
+    import tensorflow as tf
+
+    d_values = np.asarray(d_values, dtype="float32")
+    logits = np.log(d_values / (1 - d_values))  # the inverse of the sigmoid
+    curves = {}
+    for name, loss_fn in loss_fns.items():
+        losses, gradients = [], []
+        for logit in logits:
+            variable = tf.Variable([[logit]])
+            with tf.GradientTape() as tape:
+                loss = loss_fn(variable)
+            losses.append(float(loss))
+            gradients.append(float(tape.gradient(loss, variable)[0, 0]))
+        curves[name] = (np.array(losses), np.array(gradients))
+    return curves
+
+
+# --- BatchNorm probes -----------------------------------------------------------
+
+
+def _stateless_values(model):
+    return [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]
+
+
+def _run(model, inputs, training):
+    """``model(inputs, training)`` without updating BatchNorm's moving statistics."""
+    trainable, non_trainable = _stateless_values(model)
+    outputs, _ = model.stateless_call(trainable, non_trainable, inputs, training=training)
+    return outputs
+
+
+def _channel_means(x):
+    return np.asarray(x).reshape(-1, np.shape(x)[-1]).mean(0)
+
+
+def first_batch_norm(model):
+    """The name of ``model``'s first BatchNormalization layer."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            return layer.name
+    raise ValueError(f"{model.name} has no BatchNormalization layer.")
+
+
+def batch_norm_probe(discriminator, real, fake, layer_name=None):
+    """What D's first BatchNorm sees for a real, a fake and a half-and-half batch.
+
+    Returns per-channel means (numpy) of the BN layer's *input* (``pre_*``),
+    the layer's moving mean and variance, the batch's own variance, and the mean
+    BN *output* (training mode) of the real and the fake images when they pass
+    ``separately`` or together in one ``mixed`` batch. Moving statistics are
+    left untouched.
+    """
+    layer_name = layer_name or first_batch_norm(discriminator)
+    layer = discriminator.get_layer(layer_name)
+    to_input = keras.Model(discriminator.input, layer.input)
+    # The first BN's input has no BN before it, so the training flag does not change it.
+    pre_real, pre_fake = np.asarray(to_input(real)), np.asarray(to_input(fake))
+    mixed = np.concatenate([pre_real, pre_fake])
+    out_real, out_fake = (np.asarray(_run(layer, x, True)) for x in (pre_real, pre_fake))
+    out_mixed = np.asarray(_run(layer, mixed, True))
+    n = len(pre_real)
+    return {
+        "layer": layer_name,
+        "pre_real": _channel_means(pre_real),
+        "pre_fake": _channel_means(pre_fake),
+        "pre_mixed": _channel_means(mixed),
+        "var_real": pre_real.reshape(-1, pre_real.shape[-1]).var(0),
+        "moving_mean": np.asarray(layer.moving_mean),
+        "moving_variance": np.asarray(layer.moving_variance),
+        "separately": (_channel_means(out_real), _channel_means(out_fake)),
+        "mixed": (_channel_means(out_mixed[:n]), _channel_means(out_mixed[n:])),
+    }
+
+
+def training_mode_gap(model, inputs):
+    """Outputs of ``model`` in training and in inference mode, without side effects."""
+    return np.asarray(_run(model, inputs, True)), np.asarray(_run(model, inputs, False))
+
+
+def layer_spread(generator, z, training=True):
+    """How much samples differ at each stage of a generator.
+
+    For each ReLU stage and the tanh output: the standard deviation across the
+    batch (how different the samples are), averaged over units. A stage where
+    this shrinks towards 0 maps every z to nearly the same activations.
+    """
+    names = [layer.name for layer in generator.layers if layer.name.endswith("_relu") or layer.name == "tanh"]
+    probe = keras.Model(generator.input, [generator.get_layer(name).output for name in names])
+    outputs = _run(probe, z, training)
+    return {name: float(np.asarray(x).std(0).mean()) for name, x in zip(names, outputs)}
+
+
+# --- figures ----------------------------------------------------------------------
+
+
+def grid_strip(frame_paths, labels=None, figsize=(10, 2.6)):
+    """Show several sample-grid PNGs (e.g. SampleGrid's, one per epoch) in one row."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    figure, axes = plt.subplots(1, len(frame_paths), figsize=figsize, squeeze=False)
+    for index, (axis, path) in enumerate(zip(axes[0], frame_paths)):
+        with Image.open(path) as picture:
+            axis.imshow(np.asarray(picture.convert("L")), cmap="gray", vmin=0, vmax=255)
+        axis.set_title(labels[index] if labels else path.stem, fontsize=9)
+        axis.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def compare_samples(named_images, columns=8, figsize=(10, 3.2)):
+    """One panel of samples per entry of ``{title: images in [-1, 1]}``."""
+    import matplotlib.pyplot as plt
+
+    from dcgan_keras.plotting import image_grid
+
+    figure, axes = plt.subplots(1, len(named_images), figsize=figsize, squeeze=False)
+    for axis, (title, images) in zip(axes[0], named_images.items()):
+        axis.imshow(image_grid(images, columns), cmap="gray", vmin=0, vmax=255)
+        axis.set_title(title, fontsize=9)
+        axis.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def annotate_equilibrium(figure):
+    """Mark the theoretical equilibrium on a ``plot_history`` figure.
+
+    Left panel: D loss 2 log 2 and G loss log 2; the right panel already has
+    its 0.5 line. Returns the figure.
+    """
+    losses = figure.axes[0]
+    for value, label in ((EQUILIBRIUM_D_LOSS, "D loss at equilibrium, 2 log 2"),
+                         (EQUILIBRIUM_G_LOSS, "G loss at equilibrium, log 2")):
+        losses.axhline(value, color="grey", linestyle=":", linewidth=1)
+        losses.annotate(label, (0.02, value), xycoords=("axes fraction", "data"),
+                        fontsize=8, color="grey", va="bottom")
+    return figure
+
+
+def plot_tracked(histories, keys=("diversity", "d_loss"), figsize=(10, 3.2)):
+    """Plot ``DiversityTracker.history`` entries of several runs, one panel per key."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(keys), figsize=figsize, squeeze=False)
+    for axis, key in zip(axes[0], keys):
+        for name, history in histories.items():
+            axis.plot([row["epoch"] for row in history], [row[key] for row in history],
+                      marker="o", markersize=3, label=name)
+        axis.set_title(key)
+        axis.set_xlabel("checkpoint (epoch)")
+        axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    figure.tight_layout()
+    return figure

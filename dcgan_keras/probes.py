@@ -1,0 +1,317 @@
+"""Measurements on discriminators: saliency, dead gradients, detail sensitivity.
+
+Notebook 03 explains these. Everything takes a Keras model that maps images
+(N, H, W, C) to one logit per image, e.g. ``build_discriminator(...)``, and
+returns numpy. The only backend-specific code is ``_gradients`` (a TensorFlow
+``GradientTape``); another backend needs only another version of it.
+
+By default the probes run the model in inference mode (``training=False``):
+BatchNorm then uses its moving statistics, so each image's logit depends on
+that image alone and a batch's summed logit has per-image gradients. With
+``training=True`` BatchNorm normalises with the batch's own statistics, as it
+does inside ``DCGAN.train_step``; the moving statistics are restored afterwards
+so that probing never changes the model.
+"""
+
+import contextlib
+
+import numpy as np
+import keras
+from keras import layers
+
+# Layers whose backward pass can stop a gradient: ReLU (zero slope below 0),
+# LeakyReLU (never zero), max pooling (only the window's maximum gets it).
+GATING_LAYERS = (layers.ReLU, layers.LeakyReLU, layers.MaxPooling2D)
+
+
+# --- the one backend-specific function --------------------------------------
+
+
+def _gradients(model, images, training=False):
+    """Gradients of the batch's summed logit w.r.t. the images and every probe.
+
+    ``model`` returns either the logits, or a list ``[*probe_tensors, logits]``.
+    Returns ``[d/d images, d/d probe_1, ...]`` as numpy (zeros where a probe
+    does not reach the logit).
+    """
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        outputs = model(images, training=training)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        *probes, logit_values = outputs
+        total = tf.reduce_sum(tf.cast(logit_values, "float32"))
+    grads = tape.gradient(total, [images, *probes])
+    return [
+        np.zeros(tuple(t.shape), "float32") if g is None else g.numpy()
+        for g, t in zip(grads, [images, *probes])
+    ]
+
+
+# --- forward passes -----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _frozen_state(model):
+    """Undo what a ``training=True`` call does to BatchNorm's moving statistics."""
+    saved = [variable.numpy() for variable in model.non_trainable_variables]
+    try:
+        yield
+    finally:
+        for variable, value in zip(model.non_trainable_variables, saved):
+            variable.assign(value)
+
+
+def _tap(model, names, where="output"):
+    """A model that returns the named layers' inputs or outputs, then the logits."""
+    tensors = [getattr(model.get_layer(name), where) for name in names]
+    return keras.Model(_single_input(model), [*tensors, model.outputs[0]])
+
+
+def _single_input(model):
+    # One tensor, not a one-element list: Keras warns when a list-input model gets an array.
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
+def logits(model, images, training=False, batch_size=500):
+    """The model's logits as a flat numpy array (state untouched)."""
+    with _frozen_state(model):
+        chunks = [
+            keras.ops.convert_to_numpy(model(images[i : i + batch_size], training=training))
+            for i in range(0, len(images), batch_size)
+        ]
+    return np.concatenate(chunks).reshape(-1)
+
+
+def layer_outputs(model, images, names, training=False):
+    """{name: that layer's output} for one batch, plus "logit"."""
+    with _frozen_state(model):
+        outputs = _tap(model, names)(np.asarray(images, "float32"), training=training)
+    values = [keras.ops.convert_to_numpy(t) for t in outputs]
+    return dict(zip([*names, "logit"], values))
+
+
+def relative_change(before, after):
+    """||after - before|| / ||before|| over the whole batch.
+
+    Pooled over the batch rather than averaged per image, so that a logit
+    near 0 cannot blow the ratio up.
+    """
+    return float(np.linalg.norm(after - before) / np.linalg.norm(before))
+
+
+def shift_sensitivity(model, images, names, shift=1, training=False):
+    """{layer: relative change of its output} when every image moves ``shift`` pixels right.
+
+    The images are rolled; MNIST's empty border makes that a clean shift.
+    """
+    shifted = np.roll(images, shift, axis=2)
+    before = layer_outputs(model, images, names, training)
+    after = layer_outputs(model, shifted, names, training)
+    return {name: relative_change(before[name], after[name]) for name in before}
+
+
+# --- gradients -----------------------------------------------------------------
+
+
+def input_gradients(model, images, training=False):
+    """d logit / d image for every image: a saliency map of the same shape."""
+    with _frozen_state(model):
+        return _gradients(model, images, training)[0]
+
+
+def gating_layers(model):
+    """Names of the layers whose backward pass can block a gradient, in order."""
+    return [layer.name for layer in model.layers if isinstance(layer, GATING_LAYERS)]
+
+
+def zero_gradient_fraction(model, images, names=None, training=False):
+    """{layer: fraction of its input units whose logit gradient is exactly 0}.
+
+    Measured at the *input* of each gating layer (the pre-activation for ReLU
+    and LeakyReLU, the full-resolution map for max pooling): a zero there means
+    the logit's gradient stops at that unit and nothing before it learns
+    through it for this image. ``"image"`` is the same fraction for the pixels.
+    """
+    names = gating_layers(model) if names is None else list(names)
+    with _frozen_state(model):
+        grads = _gradients(_tap(model, names, "input"), images, training)
+    fractions = {name: float(np.mean(g == 0)) for name, g in zip(names, grads[1:])}
+    fractions["image"] = float(np.mean(grads[0] == 0))
+    return fractions
+
+
+# --- frequencies ---------------------------------------------------------------
+
+
+def gaussian_blur(images, sigma):
+    """Blur (N, H, W, C) images with a Gaussian of ``sigma`` pixels (edges repeated)."""
+    radius = max(1, int(np.ceil(3 * sigma)))
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel /= kernel.sum()
+    out = np.asarray(images, "float32")
+    for axis in (1, 2):  # separable: rows, then columns
+        pad = [(0, 0)] * out.ndim
+        pad[axis] = (radius, radius)
+        padded = np.pad(out, pad, mode="edge")
+        out = sum(
+            weight * np.take(padded, np.arange(k, k + out.shape[axis]), axis=axis)
+            for k, weight in enumerate(kernel)
+        )
+    return out.astype("float32")
+
+
+def radial_frequency(size):
+    """|f| in cycles per pixel for every entry of a size x size FFT (0 to ~0.71)."""
+    f = np.fft.fftfreq(size)
+    return np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+
+
+def high_frequency_fraction(maps, cutoff=0.25):
+    """Mean over maps of the share of spectral energy above ``cutoff`` cycles/pixel.
+
+    Each map's mean is removed first: only its variation counts (for a digit,
+    the black background would otherwise put most energy at frequency 0).
+    """
+    maps = np.asarray(maps, "float64")[..., 0]
+    maps = maps - maps.mean(axis=(1, 2), keepdims=True)
+    energy = np.abs(np.fft.fft2(maps)) ** 2
+    high = radial_frequency(maps.shape[1]) > cutoff
+    return float(np.mean(energy[:, high].sum(axis=1) / energy.sum(axis=(1, 2))))
+
+
+def mean_spectrum(maps, bins=10):
+    """(bin centres, mean energy share per radial frequency bin): a 1-D spectrum."""
+    maps = np.asarray(maps, "float64")[..., 0]
+    maps = maps - maps.mean(axis=(1, 2), keepdims=True)
+    energy = np.abs(np.fft.fft2(maps)) ** 2
+    energy /= energy.sum(axis=(1, 2), keepdims=True)
+    radius = radial_frequency(maps.shape[1])
+    edges = np.linspace(0, radius.max() + 1e-9, bins + 1)
+    share = [energy[:, (radius >= lo) & (radius < hi)].sum(axis=1).mean() for lo, hi in zip(edges, edges[1:])]
+    return (edges[:-1] + edges[1:]) / 2, np.array(share)
+
+
+def band_noise(shape, band, norm, seed=0, cutoff=0.25):
+    """Gaussian noise keeping only frequencies below ("low") or above ("high") ``cutoff``.
+
+    Each image's noise is scaled to L2 norm ``norm``, so the two bands are
+    perturbations of exactly the same size.
+    """
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(shape)[..., 0]
+    high = radial_frequency(shape[1]) > cutoff
+    keep = high if band == "high" else ~high
+    noise = np.real(np.fft.ifft2(np.fft.fft2(noise) * keep))
+    noise *= norm / np.linalg.norm(noise.reshape(len(noise), -1), axis=1)[:, None, None]
+    return noise[..., None].astype("float32")
+
+
+# --- training and scoring a discriminator on its own --------------------------
+
+
+def train_real_vs_fake(model, real, fake, steps, batch_size=64, seed=0):
+    """Train ``model`` to output a positive logit on ``real``, negative on ``fake``.
+
+    As in ``DCGAN.train_step`` a batch is all real or all fake (BatchNorm never
+    mixes them) and the optimizer is the paper's Adam. Returns the loss per step.
+    """
+    from dcgan_keras.gan import paper_optimizer
+
+    model.compile(optimizer=paper_optimizer(), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    rng = np.random.default_rng(seed)
+    ones, zeros = np.ones((batch_size, 1), "float32"), np.zeros((batch_size, 1), "float32")
+    losses = []
+    for _ in range(steps):
+        real_loss = model.train_on_batch(real[rng.integers(0, len(real), batch_size)], ones)
+        fake_loss = model.train_on_batch(fake[rng.integers(0, len(fake), batch_size)], zeros)
+        losses.append(float(real_loss) + float(fake_loss))
+    return losses
+
+
+def real_fake_accuracy(model, real, fake, training=False):
+    """Share of images on the right side of 0 (real > 0, fake < 0), both halves weighted equally."""
+    return float((np.mean(logits(model, real, training) > 0) + np.mean(logits(model, fake, training) < 0)) / 2)
+
+
+def sigmoid(x):
+    """D(x) as a probability from a logit."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, "float64")))
+
+
+# --- the discriminator's head -------------------------------------------------
+
+
+def with_dense_head(discriminator, units=1024, seed=0):
+    """The same discriminator with a fully connected hidden layer before the logit.
+
+    Only for comparing parameter counts: the new head is plain Keras layers on
+    top of the shared ``flatten`` output.
+    """
+    features = discriminator.get_layer("flatten").output
+    init = keras.initializers.RandomNormal(stddev=0.02, seed=seed)
+    x = layers.Dense(units, kernel_initializer=init, name="hidden")(features)
+    x = layers.LeakyReLU(0.2, name="hidden_lrelu")(x)
+    logit = layers.Dense(1, kernel_initializer=init, name="dense_logit")(x)
+    return keras.Model(_single_input(discriminator), logit, name=f"{discriminator.name}_dense_head")
+
+
+def logit_weight_map(discriminator):
+    """The ``logit`` kernel as the last feature grid: L2 norm over channels, (H, W).
+
+    Flatten keeps position, so each weight belongs to one grid cell and one
+    channel; a cell's norm says how strongly the logit listens to that place.
+    """
+    grid = tuple(discriminator.get_layer("flatten").input.shape[1:])
+    kernel = keras.ops.convert_to_numpy(discriminator.get_layer("logit").kernel)
+    return np.linalg.norm(kernel.reshape(grid), axis=-1)
+
+
+def multiply_adds(model):
+    """Multiply-adds of one forward pass per image: convolutions and dense layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            out_h, out_w, out_c = layer.output.shape[1:]
+            in_c = layer.input.shape[-1]
+            total += out_h * out_w * out_c * int(np.prod(layer.kernel_size)) * in_c
+        elif isinstance(layer, layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
+
+
+# --- figures ----------------------------------------------------------------------
+
+
+def grouped_bars(ax, labels, series, fmt="{:.2f}"):
+    """Bars for each label, one colour per series ({name: values}), numbers on top."""
+    width = 0.8 / len(series)
+    positions = np.arange(len(labels))
+    for index, (name, values) in enumerate(series.items()):
+        bars = ax.bar(positions + (index - (len(series) - 1) / 2) * width, values, width, label=name)
+        ax.bar_label(bars, [fmt.format(v) for v in values], fontsize=8, padding=1)
+    ax.set_xticks(positions, labels)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def saliency_figure(images, grads, titles, rows=2):
+    """Images above their input-gradient maps (red: raising the pixel raises the logit)."""
+    import matplotlib.pyplot as plt
+
+    columns = len(images) // rows
+    figure, axes = plt.subplots(2 * rows, columns, figsize=(1.2 * columns, 2.5 * rows))
+    for index, (image, grad, title) in enumerate(zip(images, grads, titles)):
+        row, column = divmod(index, columns)
+        top, bottom = axes[2 * row, column], axes[2 * row + 1, column]
+        top.imshow(image[..., 0], cmap="gray", vmin=-1, vmax=1)
+        top.set_title(title, fontsize=8)
+        limit = np.abs(grad).max()
+        bottom.imshow(grad[..., 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    figure.tight_layout()
+    return figure
