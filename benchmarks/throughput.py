@@ -10,6 +10,8 @@ fake batch, D's update, then G's update through the new D. Implementations:
   compiled the way `fit()` compiles it (jax.jit; tf.function; eager torch);
 - ``keras-subpixel``: the same model with `upsampling="subpixel"` (identical
   weights and outputs, transposed convolutions computed as conv + depth-to-space);
+- ``keras-fast``: also `downsampling="space_to_depth"` in the discriminator (its
+  strided convolutions computed as space-to-depth + conv; still the same model);
 - ``torch``: the same layout in plain eager PyTorch (benchmarks/torch_reference.py),
   channels_last on a GPU, as the PyTorch examples train;
 - ``fit-synthetic`` / ``fit-pipeline`` (TensorFlow backend): the whole `fit()`
@@ -39,10 +41,21 @@ LAYOUTS = {
 }
 
 
-def build_gan(layout, upsampling="transposed"):
+# impl -> (generator upsampling, discriminator downsampling): all compute the same function.
+FORMULATIONS = {
+    "keras": ("transposed", "strided"),
+    "keras-subpixel": ("subpixel", "strided"),
+    "keras-fast": ("subpixel", "space_to_depth"),
+}
+
+
+def build_gan(layout, impl="keras"):
     shape = (layout["size"], layout["size"], layout["channels"])
+    upsampling, downsampling = FORMULATIONS[impl]
     generator = dcgan_keras.build_generator(100, shape, layout["width"], layout["kernel"], seed=0, upsampling=upsampling)
-    discriminator = dcgan_keras.build_discriminator(shape, layout["width"], layout["kernel"], seed=1)
+    discriminator = dcgan_keras.build_discriminator(
+        shape, layout["width"], layout["kernel"], seed=1, downsampling=downsampling
+    )
     gan = dcgan_keras.DCGAN(generator, discriminator, seed=0)
     gan.compile()
     return gan
@@ -121,9 +134,9 @@ def time_steps(step, sync, seconds, warmup=3):
     return steps, time.perf_counter() - started
 
 
-def measure_keras(layout_name, batch, precision, seconds, upsampling):
+def measure_keras(layout_name, batch, precision, seconds, impl):
     keras.mixed_precision.set_global_policy(precision)
-    gan = build_gan(LAYOUTS[layout_name], upsampling)
+    gan = build_gan(LAYOUTS[layout_name], impl)
     real = np.random.default_rng(0).uniform(-1, 1, (batch, *gan.image_shape)).astype("float32")
     step, sync = _compiled_step(gan, real)
     steps, elapsed = time_steps(step, sync, seconds)
@@ -140,7 +153,7 @@ def measure_fit(layout_name, batch, epochs_steps, pipeline):
     """Whole fit() wall time (start-up excluded by a first short fit) on MNIST-shaped data."""
     import tensorflow as tf
 
-    from dcgan_keras.data import load_images, make_dataset
+    from dcgan_keras.data import load_images, make_dataset, without_autotune
 
     keras.mixed_precision.set_global_policy("float32")
     gan = build_gan(LAYOUTS[layout_name])
@@ -149,7 +162,7 @@ def measure_fit(layout_name, batch, epochs_steps, pipeline):
         dataset = make_dataset(images, batch)
         steps = len(images) // batch
     else:
-        dataset = tf.data.Dataset.from_tensors(images[:batch]).repeat(epochs_steps)
+        dataset = without_autotune(tf.data.Dataset.from_tensors(images[:batch]).repeat(epochs_steps))
         steps = epochs_steps
     gan.fit(dataset.take(2), epochs=1, verbose=0)  # trace and compile outside the timing
     started = time.perf_counter()
@@ -200,9 +213,8 @@ def main(argv=None):
                 precisions = args.large_batch_precisions.split(",")
             for precision in precisions:
                 for impl in impls:
-                    if impl in ("keras", "keras-subpixel"):
-                        upsampling = "subpixel" if impl == "keras-subpixel" else "transposed"
-                        rate, gflop = measure_keras(layout, batch, precision, args.seconds, upsampling)
+                    if impl in FORMULATIONS:
+                        rate, gflop = measure_keras(layout, batch, precision, args.seconds, impl)
                     elif impl == "torch":
                         rate = measure_torch(layout, batch, precision, args.seconds)
                         gflop = gflop_per_image(build_gan(LAYOUTS[layout]))

@@ -143,9 +143,13 @@ class DCGAN(keras.Model):
         return optimizer
 
     def fit(self, x=None, *args, **kwargs):
+        # Checked here, before Keras starts: an error raised inside a JAX fit()
+        # would leave the model's variables detached from their values.
         if isinstance(x, np.ndarray):
             _check_images(x, self.image_shape)
         else:
+            if hasattr(x, "element_spec"):
+                _check_dataset_spec(x.element_spec, self.image_shape)
             # A tf.data pipeline shuffles itself (make_dataset does); without
             # this Keras warns that its own shuffle flag is ignored.
             kwargs.setdefault("shuffle", False)
@@ -383,13 +387,17 @@ def generate_images(generator, z, batch_size=256):
     return np.concatenate(chunks).astype("float32")
 
 
+def _labels_given():
+    return ValueError(
+        "DCGAN.fit() takes images only, but got (images, labels). Map the "
+        "labels away first, e.g. dataset.map(lambda x, y: x)."
+    )
+
+
 def _images_only(data):
     x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
     if y is not None:
-        raise ValueError(
-            "DCGAN.fit() takes images only, but got (images, labels). Map the "
-            "labels away first, e.g. dataset.map(lambda x, y: x)."
-        )
+        raise _labels_given()
     return x
 
 
@@ -413,6 +421,13 @@ def _check_batch_shape(images, image_shape):
             f"shape {tuple(images.shape)}. Resize the data or build the models "
             f"with image_shape={tuple(shape)}."
         )
+
+
+def _check_dataset_spec(spec, image_shape):
+    """Reject a tf.data pipeline of (images, labels) or of wrongly shaped images."""
+    if isinstance(spec, (tuple, list, dict)):
+        raise _labels_given()
+    _check_batch_shape(spec, image_shape)
 
 
 def _check_images(images, image_shape):

@@ -1,4 +1,7 @@
-"""``SubPixelConv2DTranspose``: the paper's transposed convolution, computed faster.
+"""The paper's strided layers, computed faster: same weights, same outputs.
+
+``SubPixelConv2DTranspose`` (the generator's upsampling) and
+``SpaceToDepthConv2D`` (the discriminator's downsampling).
 
 A stride-2 transposed convolution writes each output pixel from a few input
 pixels, and which kernel taps it uses depends only on the output pixel's
@@ -67,6 +70,69 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
     def call(self, inputs):
         phases = ops.conv(inputs, ops.cast(self._phase_kernel(), inputs.dtype), strides=1, padding="same")
         outputs = ops.depth_to_space(phases, 2)
+        if self.use_bias:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+def space_to_depth_tap_index(kernel_size):
+    """For a stride-2 "same" convolution read through space-to-depth: which tap
+    (0: none, else 1 + flat tap) each 3x3 window offset and input phase uses.
+
+    Output o reads input 2o + t - before, with before = (k - 2) // 2 for an
+    even input; writing the input index as 2(o + m) + r gives t = 2m + r + before.
+    """
+    before = max(kernel_size - 2, 0) // 2
+    index = np.zeros((3, 3, 2, 2), dtype="int32")
+    for row_offset in (-1, 0, 1):
+        for col_offset in (-1, 0, 1):
+            for row_phase in (0, 1):
+                for col_phase in (0, 1):
+                    row_tap = 2 * row_offset + row_phase + before
+                    col_tap = 2 * col_offset + col_phase + before
+                    if 0 <= row_tap < kernel_size and 0 <= col_tap < kernel_size:
+                        flat = row_tap * kernel_size + col_tap + 1
+                        index[row_offset + 1, col_offset + 1, row_phase, col_phase] = flat
+    return index.reshape(3, 3, 4)
+
+
+@keras.saving.register_keras_serializable(package="dcgan_keras")
+class SpaceToDepthConv2D(layers.Conv2D):
+    """``Conv2D(strides=2, padding="same")`` as space-to-depth + a 3x3 stride-1 convolution.
+
+    The mirror image of ``SubPixelConv2DTranspose``: folding each 2x2 block of
+    pixels into channels turns the strided convolution into a plain one, and
+    its gradient with respect to the input (what the generator's update
+    backpropagates through) into a plain one too. Even input sizes only, as
+    every DCGAN discriminator stage has.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        square = self.kernel_size[0] == self.kernel_size[1]
+        if self.strides != (2, 2) or self.padding != "same" or not square or self.dilation_rate != (1, 1):
+            raise ValueError(
+                "SpaceToDepthConv2D computes square kernels at strides=2 with padding='same'; "
+                f"got kernel {self.kernel_size}, strides {self.strides}, padding {self.padding!r}. "
+                "Use keras.layers.Conv2D otherwise."
+            )
+        if not 2 <= self.kernel_size[0] <= 6 or self.data_format != "channels_last" or self.groups != 1:
+            raise ValueError("SpaceToDepthConv2D needs kernel_size 2 to 6, channels_last and groups=1.")
+        self._tap_index = space_to_depth_tap_index(self.kernel_size[0])
+
+    def _block_kernel(self):
+        """(k, k, in, out) -> (3, 3, 4 * in, out), channels ordered (row phase, column phase, in)."""
+        taps = ops.reshape(self.kernel, (-1, ops.shape(self.kernel)[2], self.filters))
+        taps = ops.concatenate([ops.zeros_like(taps[:1]), taps])  # row 0: "no tap"
+        kernel = ops.take(taps, self._tap_index, axis=0)  # (3, 3, 4, in, out)
+        return ops.reshape(kernel, (3, 3, -1, self.filters))
+
+    def call(self, inputs):
+        batch, height, width, channels = (ops.shape(inputs)[i] for i in range(4))
+        blocks = ops.reshape(inputs, (batch, height // 2, 2, width // 2, 2, channels))
+        blocks = ops.transpose(blocks, (0, 1, 3, 2, 4, 5))
+        blocks = ops.reshape(blocks, (batch, height // 2, width // 2, 4 * channels))
+        outputs = ops.conv(blocks, ops.cast(self._block_kernel(), inputs.dtype), strides=1, padding="same")
         if self.use_bias:
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
         return self.activation(outputs) if self.activation is not None else outputs

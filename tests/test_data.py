@@ -114,3 +114,9 @@ def test_make_dataset_full_shuffled_batches():
     assert not np.all(np.diff(first) > 0)  # shuffled
     with pytest.raises(ValueError, match="smaller batch"):
         data.make_dataset(images, batch_size=101)
+
+
+def test_pipeline_runs_without_autotune_thread():
+    """The autotune thread left fit() idle for seconds after each epoch (benchmarks/throughput.py)."""
+    images = np.zeros((8, 2, 2, 1), "float32")
+    assert data.make_dataset(images, batch_size=4).options().autotune.enabled is False

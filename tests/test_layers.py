@@ -51,3 +51,32 @@ def test_serializes_and_builds_into_the_generator(tmp_path):
     subpixel.save(tmp_path / "g.keras")
     restored = keras.models.load_model(tmp_path / "g.keras")
     np.testing.assert_allclose(ops.convert_to_numpy(restored(z)), ops.convert_to_numpy(subpixel(z)), atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("size", [4, 8])
+def test_space_to_depth_matches_strided_conv2d(kernel_size, size):
+    from dcgan_keras.layers import SpaceToDepthConv2D
+
+    rng = np.random.default_rng(kernel_size + size)
+    images = rng.normal(size=(2, size, size, 3)).astype("float32")
+    reference = keras.layers.Conv2D(4, kernel_size, strides=2, padding="same")
+    folded = SpaceToDepthConv2D(4, kernel_size, strides=2, padding="same")
+    reference.build(images.shape)
+    folded.build(images.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
+    reference.set_weights(weights)
+    folded.set_weights(weights)
+    expected = ops.convert_to_numpy(reference(images))
+    assert expected.shape == (2, size // 2, size // 2, 4)
+    np.testing.assert_allclose(ops.convert_to_numpy(folded(images)), expected, atol=1e-4)
+
+
+def test_space_to_depth_discriminator_is_the_same_function():
+    from dcgan_keras import build_discriminator
+
+    strided = build_discriminator((28, 28, 1), width=8, seed=0)
+    folded = build_discriminator((28, 28, 1), width=8, seed=0, downsampling="space_to_depth")
+    folded.set_weights(strided.get_weights())
+    images = np.random.default_rng(1).uniform(-1, 1, (3, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(folded(images)), ops.convert_to_numpy(strided(images)), atol=1e-5)
