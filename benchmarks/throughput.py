@@ -144,9 +144,14 @@ def measure_keras(layout_name, batch, precision, seconds, impl):
 
 
 def measure_torch(layout_name, batch, precision, seconds):
+    import torch
     import torch_reference
 
-    return torch_reference.images_per_second(LAYOUTS[layout_name], batch, precision != "float32", seconds)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    step = torch_reference.make_step(LAYOUTS[layout_name], batch, precision != "float32", device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    steps, elapsed = time_steps(step, sync, seconds)
+    return steps * batch / elapsed
 
 
 def measure_fit(layout_name, batch, epochs_steps, pipeline):

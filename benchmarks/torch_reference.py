@@ -7,8 +7,6 @@ mirror `dcgan_keras.build_generator` / `build_discriminator` so that both
 sides do the same arithmetic.
 """
 
-import time
-
 import torch
 from torch import nn
 
@@ -47,6 +45,7 @@ def build(layout, latent_dim=100):
 
 def make_step(layout, batch, mixed, device):
     """One training iteration as a closure, with its inputs already on ``device``."""
+    torch.backends.cudnn.benchmark = True
     generator, discriminator, image_shape = build(layout)
     generator, discriminator = generator.to(device), discriminator.to(device)
     real = torch.randn(batch, *image_shape, device=device)
@@ -74,21 +73,3 @@ def make_step(layout, batch, mixed, device):
         return g_loss
 
     return step
-
-
-def images_per_second(layout, batch, mixed, seconds, device=None):
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    torch.backends.cudnn.benchmark = True
-    step = make_step(layout, batch, mixed, device)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    for _ in range(3):
-        step()
-    sync()
-    steps, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds or steps < 3:
-        step()
-        steps += 1
-        if steps % 5 == 0:
-            sync()
-    sync()
-    return steps * batch / (time.perf_counter() - started)
