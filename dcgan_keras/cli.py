@@ -1,6 +1,7 @@
 """``python -m dcgan_keras train|sample``: the package's command line."""
 
 import argparse
+import contextlib
 import pathlib
 import shutil
 import time
@@ -33,6 +34,9 @@ def _train_parser(subparsers):
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("runs/dcgan"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", default="float32", choices=PRECISIONS)
+    parser.add_argument("--distribute", action="store_true",
+                        help="data-parallel over every local GPU (TensorFlow: MirroredStrategy; "
+                             "JAX: DataParallel); --batch-size is then the global batch")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue an interrupted run found in --output")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
@@ -79,6 +83,7 @@ def train(args):
 
     from dcgan_keras import data
     from dcgan_keras.callbacks import AtomicBackupAndRestore, SampleGrid
+    from dcgan_keras.distribute import check_global_batch, data_parallel
     from dcgan_keras.gan import DCGAN
     from dcgan_keras.models import num_stages
     from dcgan_keras.plotting import plot_history, read_history_csv, save_gif
@@ -107,8 +112,14 @@ def train(args):
     dataset = data.make_dataset(images, args.batch_size, seed=args.seed)
 
     image_shape = (args.image_size, args.image_size, args.channels)
-    gan = DCGAN.from_shape(image_shape, args.latent_dim, args.width, args.kernel_size, args.seed)
-    gan.compile()
+    scope = contextlib.nullcontext()
+    if args.distribute:
+        scope, replicas = data_parallel()
+        check_global_batch(args.batch_size, replicas)
+        print(f"Data-parallel over {replicas} replicas: {args.batch_size // replicas} images each per step.")
+    with scope:
+        gan = DCGAN.from_shape(image_shape, args.latent_dim, args.width, args.kernel_size, args.seed)
+        gan.compile()
 
     backup = AtomicBackupAndRestore(str(paths["backup"]))
     start_epoch = backup.resumes_at()

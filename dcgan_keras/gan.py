@@ -197,12 +197,12 @@ class DCGAN(keras.Model):
                         ops.stop_gradient(fake_images), training=True
                     )
                     d_loss = discriminator_loss(real_logits, fake_logits)
-                    scaled = self.d_optimizer.scale_loss(d_loss)
+                    scaled = self.d_optimizer.scale_loss(_per_replica(d_loss))
                 d_weights = discriminator.trainable_variables
                 self.d_optimizer.apply(d_tape.gradient(scaled, d_weights), d_weights)
             # G's gradient flows through the discriminator D has just become.
             g_loss = generator_loss(discriminator(fake_images, training=True))
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            scaled = self.g_optimizer.scale_loss(_per_replica(g_loss))
         g_weights = generator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(scaled, g_weights), g_weights)
         return d_loss, g_loss, real_logits, fake_logits
@@ -358,6 +358,14 @@ class _OptimizerPair:
     @property
     def iterations(self):
         return self.g_optimizer.iterations
+
+
+def _per_replica(loss):
+    """Divide by the replica count: tf.distribute SUMs the replicas' gradients."""
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
 
 
 def _values_of(variables, model_variables, values):
