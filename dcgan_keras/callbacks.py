@@ -31,7 +31,7 @@ class SampleGrid(keras.callbacks.Callback):
         save_grid(generate_images(generator, z), self.frame_path(epoch), self.columns)
 
 
-def _replace_atomically(write, path):
+def replace_atomically(write, path):
     """Write to a temporary sibling, then rename: a kill never leaves half a file."""
     directory, name = os.path.split(str(path))
     # The prefix keeps the suffix intact: Keras insists on ".weights.h5".
@@ -53,12 +53,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
-        _replace_atomically(
+        replace_atomically(
             lambda partial: self.model.save_weights(partial, overwrite=True),
             self._weights_path,
         )
         metadata = json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
-        _replace_atomically(lambda partial: pathlib.Path(partial).write_text(metadata), self._training_metadata_path)
+        replace_atomically(lambda partial: pathlib.Path(partial).write_text(metadata), self._training_metadata_path)
 
     def resumes_at(self):
         """The epoch a run with this backup starts at (0 when there is none)."""

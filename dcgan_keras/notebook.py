@@ -46,6 +46,7 @@ def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0):
     """
     import keras
 
+    from dcgan_keras.callbacks import replace_atomically
     from dcgan_keras.data import make_dataset
 
     folder = CACHE / f"{name}-{'fast' if FAST else 'full'}-{steps}steps-b{batch_size}-s{seed}"
@@ -57,9 +58,7 @@ def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0):
     dataset = make_dataset(images, batch_size, seed=seed).repeat()
     history = gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0).history
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / "partial-dcgan.keras"
-    gan.save(partial)
-    os.replace(partial, model_path)
+    replace_atomically(gan.save, model_path)
     history_path.write_text(json.dumps({key: [float(v) for v in values] for key, values in history.items()}))
     return gan, history
 
