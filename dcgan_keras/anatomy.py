@@ -17,6 +17,8 @@ import itertools
 import numpy as np
 
 from dcgan_keras.conv_arithmetic import conv2d
+from dcgan_keras.diagnostics import mean_pairwise_distance, pairwise_distances
+from dcgan_keras.plotting import show_images  # noqa: F401  (notebook 01 calls anatomy.show_images)
 
 
 # --- layer tables -----------------------------------------------------------
@@ -191,15 +193,13 @@ def slant(images):
 
 def nearest_neighbours(images, reference, chunk=1024):
     """Index of and RMS distance to the nearest ``reference`` image, for each image."""
-    flat_ref = reference.reshape(len(reference), -1).astype("float32")
-    ref_norms = (flat_ref**2).sum(axis=1)
+    pixels = int(np.prod(reference.shape[1:]))
     indices, distances = [], []
-    for start in range(0, len(images), chunk):
-        flat = images[start : start + chunk].reshape(-1, flat_ref.shape[1]).astype("float32")
-        squared = (flat**2).sum(axis=1)[:, None] - 2.0 * flat @ flat_ref.T + ref_norms[None]
-        best = squared.argmin(axis=1)
+    for start in range(0, len(images), chunk):  # chunks: a full distance matrix can be GBs
+        gaps = pairwise_distances(images[start : start + chunk], reference)
+        best = gaps.argmin(axis=1)
         indices.append(best)
-        distances.append(np.sqrt(np.maximum(squared[np.arange(len(best)), best], 0.0) / flat.shape[1]))
+        distances.append(gaps[np.arange(len(best)), best] / np.sqrt(pixels))
     return np.concatenate(indices), np.concatenate(distances)
 
 
@@ -232,10 +232,7 @@ def sweep_effects(generate, z_base, reference, labels, low=-2.0, high=2.0):
 
 def pairwise_rms(images, limit=500):
     """Mean RMS distance between distinct pairs of the first ``limit`` images: diversity."""
-    flat = images[:limit].reshape(min(limit, len(images)), -1).astype("float64")
-    squared = (flat**2).sum(1)[:, None] - 2 * flat @ flat.T + (flat**2).sum(1)[None]
-    upper = np.triu_indices(len(flat), k=1)
-    return float(np.sqrt(np.maximum(squared[upper], 0.0) / flat.shape[1]).mean())
+    return mean_pairwise_distance(images[:limit]) / float(np.sqrt(np.prod(images.shape[1:])))
 
 
 def sharpness(images, margin=0.1):
@@ -385,12 +382,3 @@ def draw_arrays(arrays, titles, figsize=(10, 3)):
         axis.set_yticks([])
     figure.tight_layout()
     return figure
-
-
-def show_images(axis, images, columns, title=""):
-    """Draw images in [-1, 1] as one grid on a matplotlib axis."""
-    from dcgan_keras.plotting import image_grid
-
-    axis.imshow(image_grid(images, columns), cmap="gray", vmin=0, vmax=255)
-    axis.set_title(title, fontsize=9)
-    axis.axis("off")

@@ -341,13 +341,11 @@ def compare_samples(named_images, columns=8, figsize=(10, 3.2)):
     """One panel of samples per entry of ``{title: images in [-1, 1]}``."""
     import matplotlib.pyplot as plt
 
-    from dcgan_keras.plotting import image_grid
+    from dcgan_keras.plotting import show_images
 
     figure, axes = plt.subplots(1, len(named_images), figsize=figsize, squeeze=False)
     for axis, (title, images) in zip(axes[0], named_images.items()):
-        axis.imshow(image_grid(images, columns), cmap="gray", vmin=0, vmax=255)
-        axis.set_title(title, fontsize=9)
-        axis.axis("off")
+        show_images(axis, images, columns, title)
     figure.tight_layout()
     return figure
 

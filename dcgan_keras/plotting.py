@@ -34,6 +34,13 @@ def image_grid(images, columns=None, padding=2):
     return grid[..., 0] if channels == 1 else grid
 
 
+def show_images(axis, images, columns, title=""):
+    """Draw images in [-1, 1] as one grid on a matplotlib axis."""
+    axis.imshow(image_grid(images, columns), cmap="gray", vmin=0, vmax=255)
+    axis.set_title(title, fontsize=9)
+    axis.axis("off")
+
+
 def save_image(picture, path, scale=1):
     """Write a uint8 picture as PNG, enlarged ``scale`` times with crisp pixels."""
     from PIL import Image

@@ -8,6 +8,16 @@ from keras import ops
 from dcgan_keras.layers import SubPixelConv2DTranspose, phase_tap_index
 
 
+def _outputs_with_shared_weights(reference, rewritten, images, rng):
+    """Give both layers the same random weights; return both outputs on ``images``."""
+    reference.build(images.shape)
+    rewritten.build(images.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
+    reference.set_weights(weights)
+    rewritten.set_weights(weights)
+    return ops.convert_to_numpy(reference(images)), ops.convert_to_numpy(rewritten(images))
+
+
 @pytest.mark.parametrize("kernel_size", [2, 3, 4, 5, 6])
 @pytest.mark.parametrize("use_bias", [False, True])
 def test_matches_conv2d_transpose(kernel_size, use_bias):
@@ -15,14 +25,9 @@ def test_matches_conv2d_transpose(kernel_size, use_bias):
     images = rng.normal(size=(2, 5, 6, 3)).astype("float32")
     reference = keras.layers.Conv2DTranspose(4, kernel_size, strides=2, padding="same", use_bias=use_bias)
     subpixel = SubPixelConv2DTranspose(4, kernel_size, strides=2, padding="same", use_bias=use_bias)
-    reference.build(images.shape)
-    subpixel.build(images.shape)
-    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
-    reference.set_weights(weights)
-    subpixel.set_weights(weights)
-    expected = ops.convert_to_numpy(reference(images))
+    expected, ours = _outputs_with_shared_weights(reference, subpixel, images, rng)
     assert expected.shape == (2, 10, 12, 4)
-    np.testing.assert_allclose(ops.convert_to_numpy(subpixel(images)), expected, atol=1e-4)
+    np.testing.assert_allclose(ours, expected, atol=1e-4)
 
 
 def test_every_tap_used_exactly_once():
@@ -62,14 +67,9 @@ def test_space_to_depth_matches_strided_conv2d(kernel_size, size):
     images = rng.normal(size=(2, size, size, 3)).astype("float32")
     reference = keras.layers.Conv2D(4, kernel_size, strides=2, padding="same")
     folded = SpaceToDepthConv2D(4, kernel_size, strides=2, padding="same")
-    reference.build(images.shape)
-    folded.build(images.shape)
-    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
-    reference.set_weights(weights)
-    folded.set_weights(weights)
-    expected = ops.convert_to_numpy(reference(images))
+    expected, ours = _outputs_with_shared_weights(reference, folded, images, rng)
     assert expected.shape == (2, size // 2, size // 2, 4)
-    np.testing.assert_allclose(ops.convert_to_numpy(folded(images)), expected, atol=1e-4)
+    np.testing.assert_allclose(ours, expected, atol=1e-4)
 
 
 def test_space_to_depth_discriminator_is_the_same_function():
