@@ -1,16 +1,8 @@
 #!/usr/bin/env bash
-# The GPU measurement behind the README's performance table. The GPU machine
-# has JAX and PyTorch but no TensorFlow, so the package runs on Keras' JAX
-# backend there; Keras itself travels as wheels in .whl/ (see README).
+# The GPU measurement behind the README's performance table.
 #   usage (on the GPU machine, repo root): bash benchmarks/gpu.sh [extra throughput.py args]
 set -uo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH="/tmp/site:$PWD" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
-# JAX would otherwise reserve 75% of the GPU up front and starve the PyTorch loop.
-export XLA_PYTHON_CLIENT_PREALLOCATE=false
-OUT="${OUT:-/tmp}"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu_device.txt"
+source "$(dirname "$0")/gpu_setup.sh"
 python3 benchmarks/throughput.py --layouts paper,torchref --batches 128,512 \
   --precisions float32,mixed_bfloat16 --large-batch-precisions mixed_bfloat16 \
   --impls keras,keras-subpixel,torch --seconds 2 "$@" 2>&1 | tee "$OUT/gpu_throughput.txt"

@@ -6,6 +6,8 @@ import pathlib
 import shutil
 import time
 
+import numpy as np
+
 GRAYSCALE_DATASETS = {"mnist-embedded", "mnist", "fashion_mnist", "emnist", "kmnist"}
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -41,7 +43,30 @@ def _train_parser(subparsers):
                         help="continue an interrupted run found in --output")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+    parser.add_argument("--eval-every", type=int,
+                        help="score the generator (FID, KID, class coverage) every N epochs and keep the best "
+                             "one as best_generator.keras; default 6 for 28x28 MNIST (offline classifier "
+                             "features), 0 (off) otherwise, where it needs InceptionV3's weights (online)")
+    parser.add_argument("--eval-images", type=int, default=5000, help="samples per evaluation")
     parser.set_defaults(command=train)
+
+
+def _evaluate_parser(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a saved generator: FID, KID and class coverage",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="MNIST-like generators are scored offline on the package's MNIST classifier; "
+                    "--features inception scores any generator on InceptionV3 (downloads its weights).",
+    )
+    parser.add_argument("--generator", type=pathlib.Path, default=pathlib.Path("runs/dcgan/generator.keras"))
+    parser.add_argument("--num-images", type=int, default=5000, help="generated images (and real ones per side)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--features", choices=("mnist", "inception"), default="mnist")
+    parser.add_argument("--dataset", default="mnist-embedded", help="--features inception: the reference data")
+    parser.add_argument("--image-dir", type=pathlib.Path, help="--features inception: reference images from a folder")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.set_defaults(command=evaluate)
 
 
 def _sample_parser(subparsers):
@@ -58,6 +83,9 @@ def _sample_parser(subparsers):
     parser.add_argument("--images", action="store_true",
                         help="also write each image as its own PNG under OUTPUT/images/")
     parser.add_argument("--steps", type=int, default=10, help="points on each interpolation row")
+    parser.add_argument("--interpolation", choices=("spherical", "linear"), default="spherical",
+                        help="spherical stays where z ~ N(0, I) lives; a straight line dips inside it, "
+                             "where samples score worse (notebook 05, section 4)")
     parser.set_defaults(command=sample)
 
 
@@ -66,8 +94,9 @@ def build_parser():
         prog="python -m dcgan_keras",
         description="DCGAN (Radford et al., 2015) in Keras 3.",
     )
-    subparsers = parser.add_subparsers(required=True, metavar="{train,sample}")
+    subparsers = parser.add_subparsers(required=True, metavar="{train,evaluate,sample}")
     _train_parser(subparsers)
+    _evaluate_parser(subparsers)
     _sample_parser(subparsers)
     return parser
 
@@ -76,13 +105,33 @@ def _data_defaults(args):
     grayscale = args.image_dir is None and args.dataset in GRAYSCALE_DATASETS
     args.image_size = args.image_size or (28 if grayscale else 64)
     args.channels = args.channels or (1 if grayscale else 3)
+    if getattr(args, "eval_every", 0) is None:
+        args.eval_every = 6 if _mnist_like(args) else 0
+
+
+def _mnist_like(args):
+    return args.image_size == 28 and args.channels == 1
+
+
+def _evaluator(args, images=None):
+    """The MNIST-classifier evaluator for 28x28 digits, InceptionV3 otherwise."""
+    from dcgan_keras.evaluate import InceptionEvaluator, MnistEvaluator
+
+    if args.features == "mnist":
+        return MnistEvaluator()
+    from dcgan_keras import data
+
+    if images is None:
+        images = data.load_images(args.dataset, args.image_size, args.channels, args.image_dir)
+    reference = images[np.random.default_rng(0).permutation(len(images))[: args.num_images]]
+    return InceptionEvaluator(reference)
 
 
 def train(args):
     import keras
 
     from dcgan_keras import data
-    from dcgan_keras.callbacks import AtomicBackupAndRestore, SampleGrid
+    from dcgan_keras.callbacks import AtomicBackupAndRestore, QualityCheckpoint, SampleGrid
     from dcgan_keras.distribute import check_global_batch, data_parallel
     from dcgan_keras.gan import DCGAN
     from dcgan_keras.models import num_stages
@@ -99,17 +148,23 @@ def train(args):
     if not args.resume:
         for stale in (paths["samples"], paths["backup"]):
             shutil.rmtree(stale, ignore_errors=True)
-        paths["history"].unlink(missing_ok=True)
+        for stale in (paths["history"], output / "quality.json", output / "best_generator.keras"):
+            stale.unlink(missing_ok=True)
     output.mkdir(parents=True, exist_ok=True)
+
+    source = args.image_dir or args.dataset
+    print(f"Loading {source} at {args.image_size}x{args.image_size}x{args.channels} ...")
+    images = data.load_images(args.dataset, args.image_size, args.channels, args.image_dir)
+    # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
+    if args.eval_every:
+        args.features, args.num_images = "mnist" if _mnist_like(args) else "inception", args.eval_images
+        evaluator = _evaluator(args, images)
 
     keras.utils.set_random_seed(args.seed)
     if args.precision != "float32":
         keras.mixed_precision.set_global_policy(args.precision)
 
-    source = args.image_dir or args.dataset
-    print(f"Loading {source} at {args.image_size}x{args.image_size}x{args.channels} ...")
-    images = data.load_images(args.dataset, args.image_size, args.channels, args.image_dir)
-    dataset = data.make_dataset(images, args.batch_size, seed=args.seed)
+    dataset, fit_options = data.fit_input(images, args.batch_size, seed=args.seed)
 
     image_shape = (args.image_size, args.image_size, args.channels)
     scope = contextlib.nullcontext()
@@ -126,15 +181,15 @@ def train(args):
     if start_epoch:
         print(f"Resuming the interrupted run in {output} at epoch {start_epoch + 1}.")
     sample_grid = SampleGrid(paths["samples"], seed=args.seed)
-    callbacks = [
-        backup,
-        sample_grid,
-        keras.callbacks.CSVLogger(str(paths["history"]), append=start_epoch > 0),
-    ]
+    callbacks = [backup, sample_grid]
+    if args.eval_every:
+        callbacks.append(QualityCheckpoint(evaluator, output, args.eval_every, args.eval_images, seed=args.seed))
+    # After QualityCheckpoint, so the CSV gets the scores it adds to the logs.
+    callbacks.append(keras.callbacks.CSVLogger(str(paths["history"]), append=start_epoch > 0))
     print(f"Training on {len(images)} images, {len(images) // args.batch_size} batches "
           f"of {args.batch_size} per epoch, for {args.epochs} epochs.")
     started = time.perf_counter()
-    gan.fit(dataset, epochs=args.epochs, callbacks=callbacks, verbose=args.verbose)
+    gan.fit(dataset, epochs=args.epochs, callbacks=callbacks, verbose=args.verbose, **fit_options)
     seconds = time.perf_counter() - started
 
     frames = [sample_grid.frame_path(epoch) for epoch in range(args.epochs)]
@@ -149,10 +204,60 @@ def train(args):
     plot_history(read_history_csv(paths["history"]), written["training curves"])
     gan.generator.save(written["generator"])
     gan.save(written["full DCGAN (both networks, both optimizers)"])
+    if args.eval_every:
+        written["best generator (lowest FID)"] = output / "best_generator.keras"
+        written["scores of every evaluation"] = output / "quality.json"
     print(f"\nTrained {args.epochs - start_epoch} epochs in {seconds:.0f} s. Wrote:")
     for label, path in written.items():
         print(f"  {label:45s} {path}")
     print(f"Draw new digits with: python -m dcgan_keras sample --generator {written['generator']}")
+    if args.eval_every:
+        print(f"Score it with:        python -m dcgan_keras evaluate --generator {written['generator']}")
+
+
+def evaluate(args):
+    import json
+
+    import keras
+
+    if not args.generator.exists():
+        raise SystemExit(f"No generator at {args.generator}. Train one first (python -m dcgan_keras train).")
+    generator = keras.models.load_model(args.generator)
+    image_shape = tuple(generator.output_shape[1:])
+    if args.features == "mnist" and image_shape[-1] != 1:
+        raise ValueError(
+            f"{args.generator} makes {image_shape} colour images; the MNIST classifier scores digits. "
+            f"Use --features inception (with --dataset/--image-dir for the reference images)."
+        )
+    args.image_size, args.channels = image_shape[0], image_shape[-1]
+    evaluator = _evaluator(args)
+    scores = evaluator.evaluate_generator(generator, args.num_images, args.seed)
+    report = {"generator": str(args.generator), "features": evaluator.name, "seed": args.seed, "scores": scores}
+    if args.features == "mnist":
+        report["real_floor"] = evaluator.real_floor(args.num_images, args.seed)
+        report["classifier_held_out_accuracy"] = evaluator.card.get("held_out_accuracy")
+    print(json.dumps(report) if args.json else _score_table(report))
+
+
+def _score_table(report):
+    floor = report.get("real_floor", {})
+    lines = [
+        f"{report['generator']}: {report['scores']['num_images']} samples (seed {report['seed']}), "
+        f"{report['features']} features",
+        f"{'score':28s} {'generator':>10s} {'real digits':>12s}",
+    ]
+    rows = [("FID (lower is better)", "fid", "{:.2f}"), ("KID (lower is better)", "kid", "{:.3f}"),
+            ("classes present (of 10)", "classes", "{:d}"), ("KL(classes || data)", "kl", "{:.4f}"),
+            ("mean confidence", "confidence", "{:.3f}")]
+    for label, key, form in rows:
+        if key in report["scores"]:
+            real = form.format(floor[key]) if key in floor else ""
+            lines.append(f"{label:28s} {form.format(report['scores'][key]):>10s} {real:>12s}")
+    if floor:
+        lines.append(f"'real digits': {floor['num_images']} real digits outside the reference set, scored the "
+                     f"same way (the floor). Classifier held-out accuracy "
+                     f"{report['classifier_held_out_accuracy']:.1%}.")
+    return "\n".join(lines)
 
 
 def sample(args):
@@ -181,7 +286,7 @@ def sample(args):
         written.append(folder)
 
     ends = latent_noise(2 * 8, latent_dim, args.seed + 1).reshape(8, 2, latent_dim)
-    rows = np.concatenate([interpolate(start, end, args.steps) for start, end in ends])
+    rows = np.concatenate([interpolate(start, end, args.steps, method=args.interpolation) for start, end in ends])
     strip = generate_images(generator, rows)
     written.append(save_grid(strip, output / "interpolation.png", columns=args.steps))
     print("Wrote:\n  " + "\n  ".join(map(str, written)))

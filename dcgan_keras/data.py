@@ -212,6 +212,21 @@ def make_dataset(images, batch_size=128, seed=0, shuffle_buffer=None):
     return without_autotune(dataset)
 
 
+def fit_input(images, batch_size=128, seed=0):
+    """``(x, fit_kwargs)`` for ``DCGAN.fit``: ``make_dataset`` where TensorFlow is installed.
+
+    Without TensorFlow (a JAX or PyTorch machine) the numpy array itself, cut to
+    whole batches (a fixed set, chosen by ``seed``), for the reasons
+    ``make_dataset`` drops the last partial batch; ``fit`` then shuffles it.
+    """
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        keep = np.random.default_rng(seed).permutation(len(images))[: len(images) // batch_size * batch_size]
+        return images[np.sort(keep)], {"batch_size": batch_size, "shuffle": True}
+    return make_dataset(images, batch_size, seed=seed), {}
+
+
 def without_autotune(dataset):
     """Switch off tf.data's autotuning thread for ``dataset``.
 

@@ -124,6 +124,8 @@ def build_generator(
     batch_norm=True,
     projection=True,
     upsampling="transposed",
+    output_activation="tanh",
+    stages=None,
 ):
     """Map a latent vector z to an image in [-1, 1].
 
@@ -153,9 +155,18 @@ def build_generator(
             "subpixel" keeps the paper's model exactly (same weights, same
             outputs) but computes each transposed convolution as a 3x3
             convolution plus depth-to-space, which XLA runs much faster on GPUs.
+        output_activation: "sigmoid" makes images in (0, 1) instead; train
+            it on data scaled to [0, 1].
+        stages: how many times the generator doubles the resolution; the
+            default (None) starts from the smallest grid (7x7 for 28, 4x4 for
+            64). Fewer stages start from a larger grid: 1 gives 14 -> 28.
     """
-    start, stages = _check_shape(tuple(image_shape))
+    start, most_stages = _check_shape(tuple(image_shape))
+    stages = _check_stages(stages, most_stages, image_shape[0])
+    start = image_shape[0] // 2**stages
     _check_kernel(kernel_size)
+    if output_activation not in ("tanh", "sigmoid"):
+        raise ValueError(f"output_activation must be 'tanh' or 'sigmoid', got {output_activation!r}.")
     if upsampling not in ("transposed", "subpixel", "resize"):
         raise ValueError(f"upsampling must be 'transposed', 'subpixel' or 'resize', got {upsampling!r}.")
     seeds = _seed_stream(seed)
@@ -182,8 +193,19 @@ def build_generator(
     # statistics to the batch's, which the data does not have.
     x = _upsample(x, image_shape[-1], kernel_size, upsampling, True, next(seeds), "to_image")
     # float32 output keeps mixed-precision images exact at the edges of [-1, 1].
-    images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    images = layers.Activation(output_activation, dtype="float32", name=output_activation)(x)
     return keras.Model(z, images, name=name)
+
+
+def _check_stages(stages, most, size):
+    if stages is None:
+        return most
+    if not isinstance(stages, int) or not 1 <= stages <= most:
+        raise ValueError(
+            f"stages must be an integer from 1 to {most} for {size}x{size} images, got {stages!r} "
+            f"(for no stage at all, use build_one_step_generator)."
+        )
+    return stages
 
 
 def build_discriminator(

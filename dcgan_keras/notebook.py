@@ -38,6 +38,11 @@ def load_shipped_generator():
     return keras.models.load_model(SHIPPED_GENERATOR)
 
 
+def run_folder(name, steps, batch_size=64, seed=0):
+    """Where ``cached_fit`` keeps a run; the mode is part of the name, so fast and full never mix."""
+    return CACHE / f"{name}-{'fast' if FAST else 'full'}-{steps}steps-b{batch_size}-s{seed}"
+
+
 def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0):
     """Train ``build_gan()`` for ``steps`` updates once; later calls load the result.
 
@@ -49,7 +54,7 @@ def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0):
     from dcgan_keras.callbacks import replace_atomically
     from dcgan_keras.data import make_dataset
 
-    folder = CACHE / f"{name}-{'fast' if FAST else 'full'}-{steps}steps-b{batch_size}-s{seed}"
+    folder = run_folder(name, steps, batch_size, seed)
     model_path, history_path = folder / "dcgan.keras", folder / "history.json"
     if model_path.exists() and history_path.exists():
         return keras.models.load_model(model_path), json.loads(history_path.read_text())

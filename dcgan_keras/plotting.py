@@ -110,7 +110,8 @@ def plot_history(history, path=None, title="DCGAN training"):
     history = getattr(history, "history", history)
     epochs = history.get("epoch") or list(range(len(history["d_loss"])))
     epochs = [epoch + 1 for epoch in epochs]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    scored = "fid" in history and np.isfinite(history["fid"]).any()
+    figure, axes = plt.subplots(1, 3 if scored else 2, figsize=(15 if scored else 10, 3.6))
     labels = {"d_loss": "D loss", "g_loss": "G loss", "D_x": "D(x), real", "D_G_z": "D(G(z)), fake"}
     for axis, keys in zip(axes, HISTORY_PANELS):
         for key in keys:
@@ -122,9 +123,25 @@ def plot_history(history, path=None, title="DCGAN training"):
     axes[1].set_title("discriminator's mean output")
     axes[1].axhline(0.5, color="grey", linestyle=":", linewidth=1)
     axes[1].set_ylim(0, 1)
+    if scored:
+        _plot_scores(axes[2], epochs, history)
     figure.suptitle(title)
     figure.tight_layout()
     if path is not None:
         figure.savefig(path, dpi=100)
         plt.close(figure)
     return figure
+
+
+def _plot_scores(axis, epochs, history):
+    """FID at the epochs that were evaluated (QualityCheckpoint logs NaN in between)."""
+    fid = np.asarray(history["fid"], dtype=float)
+    evaluated = np.isfinite(fid)
+    axis.plot(np.asarray(epochs)[evaluated], fid[evaluated], marker="o", color="C3", label="FID (lower is better)")
+    best = int(np.nanargmin(fid))
+    axis.annotate(f"best {fid[best]:.1f}", (epochs[best], fid[best]), textcoords="offset points", xytext=(0, 8),
+                  ha="center")
+    axis.set_xlabel("epoch")
+    axis.set_title("sample quality (MNIST-classifier FID)")
+    axis.grid(alpha=0.3)
+    axis.legend()

@@ -95,6 +95,11 @@ gan.generator.save(folder / "generator.keras")
 restored = keras.models.load_model(folder / "dcgan.keras")
 np.testing.assert_array_equal(restored.generate(2, seed=1), gan.generate(2, seed=1))
 generator = keras.models.load_model(folder / "generator.keras")
+# The command line too: numpy batches instead of tf.data, scored by the MNIST classifier.
+from dcgan_keras.cli import main
+main(["train", "--epochs", "1", "--width", "4", "--latent-dim", "8", "--batch-size", "500", "--verbose", "0",
+      "--eval-images", "200", "--output", str(folder / "run")])
+assert (folder / "run" / "best_generator.keras").is_file()
 print(keras.backend.backend(), history.history["d_loss"][0], generator.output_shape)
 """
 

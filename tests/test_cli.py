@@ -10,21 +10,23 @@ from PIL import Image
 from dcgan_keras.cli import main
 from dcgan_keras.console import filtered_stderr
 
-TINY = ["--width", "4", "--batch-size", "500", "--latent-dim", "8", "--verbose", "0"]
+TINY = ["--width", "4", "--batch-size", "500", "--latent-dim", "8", "--verbose", "0", "--eval-images", "300"]
 
 
 def test_train_writes_everything_it_promises(tmp_path, capsys):
     output = tmp_path / "run"
     main(["train", "--epochs", "2", "--output", str(output), *TINY])
     for name in ["samples/epoch_001.png", "samples/epoch_002.png", "progress.gif", "history.png",
-                 "history.csv", "generator.keras", "dcgan.keras"]:  # fmt: skip
+                 "history.csv", "generator.keras", "dcgan.keras", "best_generator.keras",
+                 "last_generator.keras", "quality.json"]:  # fmt: skip
         assert (output / name).is_file(), name
     assert not (output / "backup").exists()  # removed once the run completed
     with Image.open(output / "progress.gif") as gif:
         assert gif.n_frames == 2
-    assert len((output / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
+    lines = (output / "history.csv").read_text().splitlines()
+    assert len(lines) == 3 and "fid" in lines[0]  # header + 2 epochs; scored at the last epoch
     printed = capsys.readouterr().out
-    assert str(output / "generator.keras") in printed and "Trained 2 epochs" in printed
+    assert str(output / "generator.keras") in printed and "Trained 2 epochs" in printed and "Score it with" in printed
 
     main(["sample", "--generator", str(output / "generator.keras"), "--num-images", "5", "--images",
           "--steps", "4"])  # fmt: skip
@@ -59,3 +61,39 @@ def test_command_line_console_is_clean(tmp_path):
     assert result.returncode != 0
     assert "oneDNN" not in result.stderr and "cuInit" not in result.stderr
     assert "No generator" in result.stderr
+
+
+def tiny_generator(tmp_path):
+    from dcgan_keras.models import build_generator
+
+    path = tmp_path / "generator.keras"
+    build_generator(latent_dim=8, image_shape=(28, 28, 1), width=4, seed=0).save(path)
+    return path
+
+
+def test_evaluate_prints_a_table_and_json(tmp_path, capsys):
+    import json
+
+    path = tiny_generator(tmp_path)
+    main(["evaluate", "--generator", str(path), "--num-images", "300"])
+    table = capsys.readouterr().out
+    assert "FID (lower is better)" in table and "classes present" in table and "real digits" in table
+    main(["evaluate", "--generator", str(path), "--num-images", "300", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["scores"]["num_images"] == 300 and report["real_floor"]["num_images"] == 300
+    assert report["scores"]["fid"] > 10 * report["real_floor"]["fid"]
+    with pytest.raises(SystemExit, match="No generator"):
+        main(["evaluate", "--generator", str(tmp_path / "missing.keras")])
+
+
+def test_evaluate_with_inception_features(tmp_path, capsys, monkeypatch):
+    # Offline: random InceptionV3 weights, so only the command's plumbing is tested.
+    from dcgan_keras import evaluate
+
+    original = evaluate.InceptionEvaluator.__init__
+    monkeypatch.setattr(evaluate.InceptionEvaluator, "__init__",
+                        lambda self, reference, **kw: original(self, reference, weights=None, num_subsets=2))
+    main(["evaluate", "--generator", str(tiny_generator(tmp_path)), "--features", "inception",
+          "--num-images", "4", "--json"])  # fmt: skip
+    report = capsys.readouterr().out
+    assert '"features": "inceptionv3"' in report and '"classes"' not in report

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import keras
 from keras import layers
 
 from dcgan_keras import build_discriminator, build_generator
@@ -189,3 +190,20 @@ def test_discriminator_ablation_options():
         assert tuple(model.output_shape[1:]) == (1,)
     with pytest.raises(ValueError, match="activation"):
         build_discriminator(shape, activation="tanh")
+
+
+def test_fewer_stages_start_from_a_larger_grid():
+    one_stage = build_generator(image_shape=(28, 28, 1), width=8, stages=1)
+    assert one_stage.get_layer("reshape_14x14").output.shape[1:] == (14, 14, 8)
+    assert build_generator(image_shape=(64, 64, 3), width=8, stages=2).get_layer("reshape_16x16")
+    with pytest.raises(ValueError, match="from 1 to 2 for 28x28"):
+        build_generator(image_shape=(28, 28, 1), stages=3)
+
+
+def test_sigmoid_output_makes_unit_range_images():
+    generator = build_generator(image_shape=(28, 28, 1), width=8, seed=0, output_activation="sigmoid")
+    images = keras.ops.convert_to_numpy(generator(np.random.default_rng(0).normal(size=(4, 100))))
+    # Small initial weights: the output sits at the activation's midpoint, 0.5 for sigmoid (0 for tanh).
+    assert images.min() >= 0.0 and images.max() <= 1.0 and abs(images.mean() - 0.5) < 0.05
+    with pytest.raises(ValueError, match="'tanh' or 'sigmoid'"):
+        build_generator(output_activation="relu")

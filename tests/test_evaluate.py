@@ -1,0 +1,137 @@
+"""The evaluation classifier and evaluators: shipped card, reproducibility, plumbing."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from dcgan_keras import evaluate
+from dcgan_keras.callbacks import QualityCheckpoint
+from dcgan_keras.gan import DCGAN
+from dcgan_keras.models import build_generator
+
+
+@pytest.fixture(scope="module")
+def evaluator():
+    return evaluate.MnistEvaluator(num_subsets=20)
+
+
+def test_shipped_classifier_matches_its_card():
+    model, card = evaluate.mnist_classifier()
+    assert card["held_out_accuracy"] > 0.97 and card["held_out_images"] == evaluate.HELD_OUT
+    _, (images, labels) = evaluate.classifier_split()
+    accuracy = np.mean(model.predict(images, verbose=0).argmax(1) == labels)
+    assert accuracy == pytest.approx(card["held_out_accuracy"], abs=1e-9)
+
+
+def test_classifier_training_is_reproducible():
+    (images, labels), held_out = evaluate.classifier_split()
+    small = (images[:600], labels[:600])
+    first, accuracy = evaluate.train_classifier(small, held_out, epochs=1)
+    second, again = evaluate.train_classifier(small, held_out, epochs=1)
+    assert accuracy == again
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_split_keeps_held_out_digits_apart():
+    (train, _), (held, _) = evaluate.classifier_split()
+    assert len(train) + len(held) == 10000 and len(held) == evaluate.HELD_OUT
+    assert not set(map(bytes, held[:200])) & set(map(bytes, train))
+
+
+def test_real_digits_score_near_the_floor_and_noise_far_above(evaluator):
+    floor = evaluator.real_floor(num_images=2000)
+    assert floor["fid"] < 5 and floor["classes"] == 10 and floor["kl"] < 0.01 and floor["confidence"] > 0.98
+    noise = np.random.default_rng(0).uniform(-1, 1, (2000, 28, 28, 1)).astype("float32")
+    scored = evaluator.scores(noise)
+    assert scored["fid"] > 50 * floor["fid"] and scored["kid"] > 10 * abs(floor["kid"]) + scored["kid_std"]
+
+
+def test_a_collapsed_sample_loses_classes(evaluator):
+    real = evaluator.real_half[:2000]
+    _, probabilities = evaluator.embed(real)
+    ones = real[probabilities.argmax(1) == 1]  # a generator that only draws 1s
+    collapsed = evaluator.scores(np.resize(ones, real.shape))
+    assert collapsed["classes"] == 1 and collapsed["kl"] == pytest.approx(np.log(1 / 0.1135), abs=0.01)
+    assert collapsed["fid"] > evaluator.scores(real)["fid"] + 20
+
+
+def test_generator_scores_are_reproducible_and_resized(evaluator):
+    generator = build_generator(image_shape=(56, 56, 1), width=8, seed=0)
+    first = evaluator.evaluate_generator(generator, num_images=300, seed=1)
+    assert first == evaluator.evaluate_generator(generator, num_images=300, seed=1)
+    assert evaluate.to_mnist_input(np.zeros((2, 56, 56, 3), "float32")).shape == (2, 28, 28, 1)
+
+
+def test_sigmoid_outputs_are_mapped_to_the_unit_range(evaluator):
+    sigmoid = build_generator(image_shape=(28, 28, 1), width=8, seed=0, output_activation="sigmoid")
+    with pytest.raises(ValueError, match="output_range"):
+        evaluator.scores(np.full((4, 28, 28, 1), 1.5, "float32"))
+    assert np.isfinite(evaluator.evaluate_generator(sigmoid, 200, output_range=(0, 1))["fid"])
+
+
+def test_bad_images_are_rejected_with_a_hint(evaluator):
+    with pytest.raises(ValueError, match="to_unit_range"):
+        evaluator.scores(np.zeros((4, 28, 28, 1), "uint8"))
+    with pytest.raises(ValueError, match=r"\(N, height, width, 1 or 3\)"):
+        evaluator.scores(np.zeros((4, 28, 28), "float32"))
+
+
+def test_inception_plumbing_with_random_weights():
+    # Random weights: this checks shapes, resizing and the FID/KID wiring only;
+    # it says nothing about the scores' meaning (that needs the ImageNet weights).
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(-1, 1, (6, 28, 28, 1)).astype("float32")
+    inception = evaluate.InceptionEvaluator(reference, weights=None, batch_size=3, num_subsets=2)
+    assert inception.reference.shape == (6, 2048)
+    assert evaluate.to_inception_input(reference[:2]).shape == (2, 299, 299, 3)
+    scores = inception.scores(reference)
+    assert scores["fid"] == pytest.approx(0.0, abs=1e-3) and "classes" not in scores
+
+
+class ScriptedEvaluator:
+    """Returns the FIDs it is given, in order: the callback's bookkeeping is under test."""
+
+    def __init__(self, fids):
+        self.fids, self.calls = list(fids), []
+
+    def evaluate_generator(self, generator, num_images, seed, output_range):
+        self.calls.append(num_images)
+        return {"fid": self.fids.pop(0), "kid": 0.0, "classes": 10, "kl": 0.0, "confidence": 1.0}
+
+
+def tiny_gan():
+    gan = DCGAN.from_shape((28, 28, 1), latent_dim=8, width=4, seed=0)
+    gan.compile()
+    return gan
+
+
+def test_quality_checkpoint_keeps_the_best_and_the_last(tmp_path):
+    images = np.zeros((64, 28, 28, 1), "float32")
+    scripted = ScriptedEvaluator([30.0, 10.0, 20.0])
+    callback = QualityCheckpoint(scripted, tmp_path, every=2, num_images=7)
+    history = tiny_gan().fit(images, batch_size=32, epochs=5, verbose=0, callbacks=[callback]).history
+    # Epochs 2 and 4, and the last one (5); NaN in between keeps one column per score.
+    assert scripted.calls == [7, 7, 7]
+    assert np.isnan(history["fid"][0]) and np.isnan(history["fid"][2])
+    assert [history["fid"][i] for i in (1, 3, 4)] == [30.0, 10.0, 20.0]
+    record = json.loads((tmp_path / "quality.json").read_text())
+    assert record["best"]["epoch"] == 4 and [e["epoch"] for e in record["evaluations"]] == [2, 4, 5]
+    best = keras.models.load_model(tmp_path / "best_generator.keras")
+    last = keras.models.load_model(tmp_path / "last_generator.keras")
+    assert not all(np.array_equal(a, b) for a, b in zip(best.get_weights(), last.get_weights()))
+
+
+def test_quality_checkpoint_remembers_the_best_across_a_resume(tmp_path):
+    images = np.zeros((64, 28, 28, 1), "float32")
+    first = QualityCheckpoint(ScriptedEvaluator([5.0]), tmp_path, every=1)
+    tiny_gan().fit(images, batch_size=32, epochs=1, verbose=0, callbacks=[first])
+    # A new callback (a resumed run) reads quality.json: a worse score is recorded, not kept as best.
+    resumed = QualityCheckpoint(ScriptedEvaluator([9.0]), tmp_path, every=1)
+    tiny_gan().fit(images, batch_size=32, epochs=1, verbose=0, callbacks=[resumed])
+    record = json.loads((tmp_path / "quality.json").read_text())
+    assert record["best"]["fid"] == 5.0 and [e["fid"] for e in record["evaluations"]] == [9.0]
+    with pytest.raises(ValueError, match="positive"):
+        QualityCheckpoint(ScriptedEvaluator([]), tmp_path, every=0)
