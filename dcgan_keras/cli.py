@@ -113,17 +113,17 @@ def _mnist_like(args):
     return args.image_size == 28 and args.channels == 1
 
 
-def _evaluator(args, images=None):
-    """The MNIST-classifier evaluator for 28x28 digits, InceptionV3 otherwise."""
+def _evaluator(features, num_images, args, images=None):
+    """The MNIST-classifier evaluator, or InceptionV3 against ``num_images`` of the data."""
     from dcgan_keras.evaluate import InceptionEvaluator, MnistEvaluator
 
-    if args.features == "mnist":
+    if features == "mnist":
         return MnistEvaluator()
     from dcgan_keras import data
 
     if images is None:
         images = data.load_images(args.dataset, args.image_size, args.channels, args.image_dir)
-    reference = images[np.random.default_rng(0).permutation(len(images))[: args.num_images]]
+    reference = images[np.random.default_rng(0).permutation(len(images))[:num_images]]
     return InceptionEvaluator(reference)
 
 
@@ -157,8 +157,7 @@ def train(args):
     images = data.load_images(args.dataset, args.image_size, args.channels, args.image_dir)
     # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
     if args.eval_every:
-        args.features, args.num_images = "mnist" if _mnist_like(args) else "inception", args.eval_images
-        evaluator = _evaluator(args, images)
+        evaluator = _evaluator("mnist" if _mnist_like(args) else "inception", args.eval_images, args, images)
 
     keras.utils.set_random_seed(args.seed)
     if args.precision != "float32":
@@ -230,7 +229,7 @@ def evaluate(args):
             f"Use --features inception (with --dataset/--image-dir for the reference images)."
         )
     args.image_size, args.channels = image_shape[0], image_shape[-1]
-    evaluator = _evaluator(args)
+    evaluator = _evaluator(args.features, args.num_images, args)
     scores = evaluator.evaluate_generator(generator, args.num_images, args.seed)
     report = {"generator": str(args.generator), "features": evaluator.name, "seed": args.seed, "scores": scores}
     if args.features == "mnist":
