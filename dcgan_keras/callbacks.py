@@ -6,6 +6,7 @@ import pathlib
 
 import keras
 
+from dcgan_keras.evaluate import SCORE_KEYS
 from dcgan_keras.gan import generate_images, latent_noise
 from dcgan_keras.plotting import save_grid
 
@@ -81,8 +82,6 @@ class QualityCheckpoint(keras.callbacks.Callback):
     on resume, so an interrupted run keeps its best checkpoint.
     """
 
-    LOGGED = ("fid", "kid", "classes", "kl", "confidence")
-
     def __init__(self, evaluator, directory, every=5, num_images=5000, monitor="fid", seed=0, output_range=(-1.0, 1.0)):
         super().__init__()
         if every < 1:
@@ -99,10 +98,10 @@ class QualityCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         if (epoch + 1) % self.every and epoch != self.last_epoch:
-            logs.update({key: float("nan") for key in self.LOGGED})
+            logs.update({key: float("nan") for key in SCORE_KEYS})
             return
         scores = self.evaluator.evaluate_generator(self.model.generator, self.num_images, self.seed, self.output_range)
-        logs.update({key: float(scores[key]) for key in self.LOGGED if key in scores})
+        logs.update({key: float(scores[key]) for key in SCORE_KEYS if key in scores})
         self.save(epoch, scores)
 
     def save(self, epoch, scores):

@@ -36,6 +36,18 @@ def to_unit_range(images):
     return np.asarray(images, dtype="float32") / 127.5 - 1.0
 
 
+def check_unit_range(images, hint="Use dcgan_keras.data.to_unit_range(images)."):
+    """Raise a ValueError unless ``images`` are floats in [-1, 1] (the generator's tanh range)."""
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(
+            f"Expected float images scaled to [-1, 1], got dtype {images.dtype}. "
+            f"Use dcgan_keras.data.to_unit_range(images)."
+        )
+    low, high = float(images.min()), float(images.max())
+    if low < -1.001 or high > 1.001:
+        raise ValueError(f"Expected pixels in [-1, 1] (the range of the generator's tanh), got [{low:.3g}, {high:.3g}]. {hint}")
+
+
 def to_uint8(images):
     """float pixels in [-1, 1] -> uint8 in [0, 255] (the inverse of to_unit_range)."""
     return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype("uint8")

@@ -25,6 +25,7 @@ import pathlib
 import numpy as np
 
 from dcgan_keras import metrics
+from dcgan_keras.data import check_unit_range
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 SHIPPED_CLASSIFIER = PACKAGE_DIR / "mnist" / "classifier.keras"
@@ -33,6 +34,8 @@ CLASSIFIER_SEED, CLASSIFIER_EPOCHS, HELD_OUT = 0, 10, 2000
 # How the shipped classifier was made (reproducible on the TensorFlow backend):
 CLASSIFIER_COMMAND = "python -m dcgan_keras.evaluate --train-classifier dcgan_keras/mnist/classifier.keras"
 NUM_IMAGES = 5000  # per side: generated vs reference, and the real floor
+# The scalar scores an evaluation reports (InceptionEvaluator has no classifier, so only the first two).
+SCORE_KEYS = ("fid", "kid", "classes", "kl", "confidence")
 MNIST_SHAPE = (28, 28, 1)
 
 
@@ -261,13 +264,7 @@ def _check_images(images):
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(f"Expected images of shape (N, height, width, 1 or 3), got {images.shape}.")
-    if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(f"Expected float images in [-1, 1], got {images.dtype}: use dcgan_keras.data.to_unit_range.")
-    if images.min() < -1.001 or images.max() > 1.001:
-        raise ValueError(
-            f"Expected pixels in [-1, 1], got [{images.min():.3g}, {images.max():.3g}]. A sigmoid generator's "
-            f"(0, 1) output needs evaluate_generator(..., output_range=(0, 1))."
-        )
+    check_unit_range(images, "A sigmoid generator's (0, 1) output needs evaluate_generator(..., output_range=(0, 1)).")
     return images.astype("float32")
 
 

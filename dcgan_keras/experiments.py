@@ -17,8 +17,9 @@ import pathlib
 
 import numpy as np
 
+from dcgan_keras.evaluate import SCORE_KEYS
+
 WIDTH, BATCH_SIZE, IMAGE_SHAPE = 64, 64, (28, 28, 1)
-SCORES = ("fid", "kid", "classes", "kl", "confidence")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +149,7 @@ def summarize(rows):
         summary.setdefault(row["variant"], []).append(row)
     return {
         name: {key: (float(np.mean([r[key] for r in runs])), float(np.std([r[key] for r in runs])))
-               for key in (*SCORES, "D_x", "D_G_z")} | {"seeds": len(runs)}
+               for key in (*SCORE_KEYS, "D_x", "D_G_z")} | {"seeds": len(runs)}
         for name, runs in summary.items()
     }
 

@@ -14,6 +14,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from dcgan_keras.data import check_unit_range
 from dcgan_keras.models import build_discriminator, build_generator
 
 PAPER_LEARNING_RATE = 2e-4
@@ -481,14 +482,4 @@ def _check_images(images, image_shape):
             f"Expected images of shape (N, {', '.join(map(str, image_shape))}), "
             f"got {images.shape}.{hint}"
         )
-    if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(
-            f"Expected float images scaled to [-1, 1], got dtype {images.dtype}. "
-            f"Use dcgan_keras.data.to_unit_range(images)."
-        )
-    low, high = float(images.min()), float(images.max())
-    if low < -1.001 or high > 1.001:
-        raise ValueError(
-            f"Expected pixels in [-1, 1] (the range of the generator's tanh), got "
-            f"[{low:.3g}, {high:.3g}]. Use dcgan_keras.data.to_unit_range(images)."
-        )
+    check_unit_range(images)
