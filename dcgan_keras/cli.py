@@ -105,7 +105,7 @@ def _data_defaults(args):
     grayscale = args.image_dir is None and args.dataset in GRAYSCALE_DATASETS
     args.image_size = args.image_size or (28 if grayscale else 64)
     args.channels = args.channels or (1 if grayscale else 3)
-    if getattr(args, "eval_every", 0) is None:
+    if args.eval_every is None:
         args.eval_every = 6 if _mnist_like(args) else 0
 
 
