@@ -61,24 +61,12 @@ def build_gan(layout, impl="keras"):
     return gan
 
 
-def _macs(layer):
-    """Multiply-adds of one forward pass of a layer, per image."""
-    if isinstance(layer, keras.layers.Conv2DTranspose):
-        height, width = layer.input.shape[1:3]
-    elif isinstance(layer, keras.layers.Conv2D):
-        height, width = layer.output.shape[1:3]
-    elif isinstance(layer, keras.layers.Dense):
-        return layer.input.shape[-1] * layer.units
-    else:
-        return 0
-    return height * width * int(np.prod(layer.kernel_size)) * layer.input.shape[-1] * layer.filters
 
 
 def gflop_per_image(gan):
     """FLOPs of one iteration: 3 G-forwards (forward + backward) and 9 D-forwards
     (real, fake and G's pass, each forward + backward), the usual accounting."""
-    g = sum(_macs(layer) for layer in gan.generator.layers)
-    d = sum(_macs(layer) for layer in gan.discriminator.layers)
+    g, d = dcgan_keras.multiply_adds(gan.generator), dcgan_keras.multiply_adds(gan.discriminator)
     return 2 * (3 * g + 9 * d) / 1e9
 
 

@@ -6,7 +6,9 @@ import pathlib
 
 import keras
 
+from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import SCORE_KEYS
+from dcgan_keras.files import replace_atomically, write_text_atomically
 from dcgan_keras.gan import generate_images, latent_noise
 from dcgan_keras.plotting import save_grid
 
@@ -32,14 +34,6 @@ class SampleGrid(keras.callbacks.Callback):
         save_grid(generate_images(generator, z), self.frame_path(epoch), self.columns)
 
 
-def replace_atomically(write, path):
-    """Write to a temporary sibling, then rename: a kill never leaves half a file."""
-    directory, name = os.path.split(str(path))
-    # The prefix keeps the suffix intact: Keras insists on ".weights.h5".
-    partial = os.path.join(directory, f"partial-{name}")
-    write(partial)
-    os.replace(partial, path)
-
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` whose files are replaced atomically.
@@ -59,13 +53,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self._weights_path,
         )
         metadata = json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
-        replace_atomically(lambda partial: pathlib.Path(partial).write_text(metadata), self._training_metadata_path)
+        write_text_atomically(metadata, self._training_metadata_path)
 
     def resumes_at(self):
         """The epoch a run with this backup starts at (0 when there is none)."""
         path = pathlib.Path(self._training_metadata_path)
         return json.loads(path.read_text())["epoch"] if path.exists() else 0
-
 
 
 class QualityCheckpoint(keras.callbacks.Callback):
@@ -85,7 +78,7 @@ class QualityCheckpoint(keras.callbacks.Callback):
     def __init__(self, evaluator, directory, every=5, num_images=5000, monitor="fid", seed=0, output_range=(-1.0, 1.0)):
         super().__init__()
         if every < 1:
-            raise ValueError(f"every must be a positive number of epochs, got {every}.")
+            raise UsageError(f"every must be a positive number of epochs, got {every}.")
         self.evaluator, self.directory, self.every = evaluator, pathlib.Path(directory), every
         self.num_images, self.monitor, self.seed, self.output_range = num_images, monitor, seed, output_range
         self.record_path = self.directory / "quality.json"
@@ -114,5 +107,4 @@ class QualityCheckpoint(keras.callbacks.Callback):
             replace_atomically(self.model.generator.save, self.best_path)
             self.record["best"] = entry
         # Written last: it never names a checkpoint that is not on disk yet.
-        replace_atomically(lambda partial: pathlib.Path(partial).write_text(json.dumps(self.record, indent=1)),
-                           self.record_path)
+        write_text_atomically(json.dumps(self.record, indent=1), self.record_path)

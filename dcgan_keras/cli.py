@@ -1,15 +1,52 @@
-"""``python -m dcgan_keras train|sample``: the package's command line."""
+"""``python -m dcgan_keras train|evaluate|sample|train-classifier``: the package's command line.
+
+Each command is a short pipeline: the parsed options become a frozen config,
+then each step (load the data, build, fit, write the artefacts) is one
+function of it. Input the user can fix raises ``UsageError``, which ``main``
+prints as one line with exit status 2; any other error is a bug and keeps
+its traceback.
+"""
 
 import argparse
 import contextlib
+import dataclasses
+import json
 import pathlib
 import shutil
+import sys
 import time
 
+import keras
 import numpy as np
 
-GRAYSCALE_DATASETS = {"mnist-embedded", "mnist", "fashion_mnist", "emnist", "kmnist"}
+from dcgan_keras import data, evaluate as scoring
+from dcgan_keras.callbacks import AtomicBackupAndRestore, QualityCheckpoint, SampleGrid
+from dcgan_keras.distribute import check_global_batch, data_parallel
+from dcgan_keras.errors import UsageError
+from dcgan_keras.gan import DCGAN, generate_images, interpolate, latent_noise
+from dcgan_keras.models import num_stages
+from dcgan_keras.plotting import image_grid, plot_history, read_history_csv, save_gif, save_grid, save_image
+
+GRAYSCALE_DATASETS = {data.EMBEDDED, "mnist", "fashion_mnist", "emnist", "kmnist"}
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+MNIST_SHAPE = (28, 28, 1)
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def _non_negative(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+# --- the options -----------------------------------------------------------------
 
 
 def _train_parser(subparsers):
@@ -18,21 +55,21 @@ def _train_parser(subparsers):
         help="train a DCGAN (default: the embedded MNIST, offline, a few minutes on a CPU)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--dataset", default="mnist-embedded",
-                        help="'mnist-embedded' or a tensorflow-datasets name (mnist, cifar10, celeb_a, ...)")
+    parser.add_argument("--dataset", default=data.EMBEDDED,
+                        help=f"'{data.EMBEDDED}' or a tensorflow-datasets name (mnist, cifar10, celeb_a, ...)")
     parser.add_argument("--image-dir", type=pathlib.Path,
                         help="train on a folder of your own images instead (nested folders are fine)")
     parser.add_argument("--image-size", type=int,
                         help="square size; default 28 for MNIST-like data, 64 otherwise")
     parser.add_argument("--channels", type=int, choices=(1, 3),
                         help="default 1 for MNIST-like data, 3 otherwise")
-    parser.add_argument("--epochs", type=int, default=18)
-    parser.add_argument("--batch-size", type=int, default=64,
+    parser.add_argument("--epochs", type=_positive, default=18)
+    parser.add_argument("--batch-size", type=_positive, default=64,
                         help="the paper uses 128; 64 gives twice the updates per CPU minute on MNIST")
-    parser.add_argument("--width", type=int, default=64,
+    parser.add_argument("--width", type=_positive, default=64,
                         help="channels of the widest-resolution hidden layer (the paper uses 128)")
     parser.add_argument("--kernel-size", type=int, default=5, choices=(4, 5))
-    parser.add_argument("--latent-dim", type=int, default=100)
+    parser.add_argument("--latent-dim", type=_positive, default=100)
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("runs/dcgan"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", default="float32", choices=PRECISIONS)
@@ -43,12 +80,19 @@ def _train_parser(subparsers):
                         help="continue an interrupted run found in --output")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
-    parser.add_argument("--eval-every", type=int,
+    parser.add_argument("--eval-every", type=_non_negative,
                         help="score the generator (FID, KID, class coverage) every N epochs and keep the best "
                              "one as best_generator.keras; default 6 for 28x28 MNIST (offline classifier "
                              "features), 0 (off) otherwise, where it needs InceptionV3's weights (online)")
-    parser.add_argument("--eval-images", type=int, default=5000, help="samples per evaluation")
-    parser.set_defaults(command=train)
+    parser.add_argument("--eval-images", type=_positive, default=5000, help="samples per evaluation")
+    parser.set_defaults(command=lambda args: train(TrainConfig.from_args(args)))
+
+
+def _generator_options(parser, num_images, help):
+    """The options shared by the commands that read a saved generator."""
+    parser.add_argument("--generator", type=pathlib.Path, default=pathlib.Path("runs/dcgan/generator.keras"))
+    parser.add_argument("--num-images", type=_positive, default=num_images, help=help)
+    parser.add_argument("--seed", type=int, default=0, help="draws z; the same seed gives the same images")
 
 
 def _evaluate_parser(subparsers):
@@ -59,14 +103,12 @@ def _evaluate_parser(subparsers):
         description="MNIST-like generators are scored offline on the package's MNIST classifier; "
                     "--features inception scores any generator on InceptionV3 (downloads its weights).",
     )
-    parser.add_argument("--generator", type=pathlib.Path, default=pathlib.Path("runs/dcgan/generator.keras"))
-    parser.add_argument("--num-images", type=int, default=5000, help="generated images (and real ones per side)")
-    parser.add_argument("--seed", type=int, default=0)
+    _generator_options(parser, num_images=5000, help="generated images (and real ones per side)")
     parser.add_argument("--features", choices=("mnist", "inception"), default="mnist")
-    parser.add_argument("--dataset", default="mnist-embedded", help="--features inception: the reference data")
+    parser.add_argument("--dataset", default=data.EMBEDDED, help="--features inception: the reference data")
     parser.add_argument("--image-dir", type=pathlib.Path, help="--features inception: reference images from a folder")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.set_defaults(command=evaluate)
+    parser.set_defaults(command=lambda args: evaluate(EvaluateConfig.from_args(args)))
 
 
 def _sample_parser(subparsers):
@@ -75,167 +117,253 @@ def _sample_parser(subparsers):
         help="draw images from a saved generator",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--generator", type=pathlib.Path, default=pathlib.Path("runs/dcgan/generator.keras"))
+    _generator_options(parser, num_images=64, help="images in the grid")
     parser.add_argument("--output", type=pathlib.Path,
                         help="folder for grid.png and interpolation.png (default: beside the generator)")
-    parser.add_argument("--num-images", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", action="store_true",
                         help="also write each image as its own PNG under OUTPUT/images/")
-    parser.add_argument("--steps", type=int, default=10, help="points on each interpolation row")
+    parser.add_argument("--steps", type=_positive, default=10, help="points on each interpolation row")
     parser.add_argument("--interpolation", choices=("spherical", "linear"), default="spherical",
                         help="spherical stays where z ~ N(0, I) lives; a straight line dips inside it, "
                              "where samples score worse (notebook 05, section 4)")
-    parser.set_defaults(command=sample)
+    parser.set_defaults(command=lambda args: sample(SampleConfig.from_args(args)))
+
+
+def _classifier_parser(subparsers):
+    parser = subparsers.add_parser(
+        "train-classifier",
+        help="(re)make the MNIST classifier whose features the evaluation uses",
+        description=f"Trains it with its fixed seed on {10000 - scoring.HELD_OUT:,} embedded digits, reports the "
+                    f"held-out accuracy on the other {scoring.HELD_OUT:,}, and writes PATH and its card PATH.json.",
+    )
+    parser.add_argument("path", type=pathlib.Path, metavar="PATH", help="where to write the .keras file")
+    parser.set_defaults(command=lambda args: train_classifier(args.path))
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m dcgan_keras",
-        description="DCGAN (Radford et al., 2015) in Keras 3.",
-    )
-    subparsers = parser.add_subparsers(required=True, metavar="{train,evaluate,sample}")
+    parser = argparse.ArgumentParser(prog="python -m dcgan_keras", description="DCGAN (Radford et al., 2015) in Keras 3.")
+    subparsers = parser.add_subparsers(required=True, metavar="{train,evaluate,sample,train-classifier}")
     _train_parser(subparsers)
     _evaluate_parser(subparsers)
     _sample_parser(subparsers)
+    _classifier_parser(subparsers)
     return parser
 
 
-def _data_defaults(args):
-    grayscale = args.image_dir is None and args.dataset in GRAYSCALE_DATASETS
-    args.image_size = args.image_size or (28 if grayscale else 64)
-    args.channels = args.channels or (1 if grayscale else 3)
-    if args.eval_every is None:
-        args.eval_every = 6 if _mnist_like(args) else 0
+# --- train ---------------------------------------------------------------------------
 
 
-def _mnist_like(args):
-    return args.image_size == 28 and args.channels == 1
+def _fields_from(args, config_class):
+    """The parsed options that ``config_class`` has fields for."""
+    return {field.name: getattr(args, field.name) for field in dataclasses.fields(config_class) if hasattr(args, field.name)}
 
 
-def _evaluator(features, num_images, args, images=None):
-    """The MNIST-classifier evaluator, or InceptionV3 against ``num_images`` of the data."""
-    from dcgan_keras.evaluate import InceptionEvaluator, MnistEvaluator
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Every choice of a training run, with the data-dependent defaults resolved."""
 
-    if features == "mnist":
-        return MnistEvaluator()
-    from dcgan_keras import data
+    dataset: str
+    image_dir: pathlib.Path | None
+    image_size: int
+    channels: int
+    epochs: int
+    batch_size: int
+    width: int
+    kernel_size: int
+    latent_dim: int
+    output: pathlib.Path
+    seed: int
+    precision: str
+    distribute: bool
+    resume: bool
+    verbose: int
+    eval_every: int
+    eval_images: int
 
-    if images is None:
-        images = data.load_images(args.dataset, args.image_size, args.channels, args.image_dir)
-    reference = images[np.random.default_rng(0).permutation(len(images))[:num_images]]
-    return InceptionEvaluator(reference)
+    @classmethod
+    def from_args(cls, args):
+        options = _fields_from(args, cls)
+        grayscale = args.image_dir is None and args.dataset in GRAYSCALE_DATASETS
+        options["image_size"] = args.image_size or (28 if grayscale else 64)
+        options["channels"] = args.channels or (1 if grayscale else 3)
+        if args.eval_every is None:
+            mnist_like = (options["image_size"], options["image_size"], options["channels"]) == MNIST_SHAPE
+            options["eval_every"] = 6 if mnist_like else 0
+        config = cls(**options)
+        num_stages(config.image_size)  # reject a bad size before loading any data
+        if config.output.exists() and not config.output.is_dir():
+            raise UsageError(f"--output {config.output} is a file; give a folder for the run.")
+        return config
+
+    @property
+    def image_shape(self):
+        return (self.image_size, self.image_size, self.channels)
+
+    @property
+    def features(self):
+        """The evaluator's features: the shipped MNIST classifier for MNIST-like runs, else InceptionV3."""
+        return "mnist" if self.image_shape == MNIST_SHAPE else "inception"
 
 
-def train(args):
-    import keras
+@dataclasses.dataclass(frozen=True)
+class RunPaths:
+    """Where a training run writes, all under one folder."""
 
-    from dcgan_keras import data
-    from dcgan_keras.callbacks import AtomicBackupAndRestore, QualityCheckpoint, SampleGrid
-    from dcgan_keras.distribute import check_global_batch, data_parallel
-    from dcgan_keras.gan import DCGAN
-    from dcgan_keras.models import num_stages
-    from dcgan_keras.plotting import plot_history, read_history_csv, save_gif
+    output: pathlib.Path
 
-    _data_defaults(args)
-    num_stages(args.image_size)  # reject a bad size before loading any data
-    output = args.output
-    paths = {
-        "samples": output / "samples",
-        "backup": output / "backup",
-        "history": output / "history.csv",
-    }
-    if not args.resume:
-        for stale in (paths["samples"], paths["backup"]):
-            shutil.rmtree(stale, ignore_errors=True)
-        for stale in (paths["history"], output / "quality.json", output / "best_generator.keras"):
-            stale.unlink(missing_ok=True)
-    output.mkdir(parents=True, exist_ok=True)
+    samples = property(lambda self: self.output / "samples")
+    backup = property(lambda self: self.output / "backup")
+    history = property(lambda self: self.output / "history.csv")
+    curves = property(lambda self: self.output / "history.png")
+    gif = property(lambda self: self.output / "progress.gif")
+    generator = property(lambda self: self.output / "generator.keras")
+    dcgan = property(lambda self: self.output / "dcgan.keras")
+    best_generator = property(lambda self: self.output / "best_generator.keras")
+    quality = property(lambda self: self.output / "quality.json")
 
-    source = args.image_dir or args.dataset
-    print(f"Loading {source} at {args.image_size}x{args.image_size}x{args.channels} ...")
-    images = data.load_images(args.dataset, args.image_size, args.channels, args.image_dir)
+
+def train(config):
+    """Load, build, fit, write: the whole ``train`` command."""
+    paths = RunPaths(config.output)
+    if not config.resume:
+        _forget_previous_run(paths)
+    paths.output.mkdir(parents=True, exist_ok=True)
+    images = _load_training_images(config)
     # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
-    if args.eval_every:
-        evaluator = _evaluator("mnist" if _mnist_like(args) else "inception", args.eval_images, args, images)
-
-    keras.utils.set_random_seed(args.seed)
-    if args.precision != "float32":
-        keras.mixed_precision.set_global_policy(args.precision)
-
-    dataset, fit_options = data.fit_input(images, args.batch_size, seed=args.seed)
-
-    image_shape = (args.image_size, args.image_size, args.channels)
-    scope = contextlib.nullcontext()
-    if args.distribute:
-        scope, replicas = data_parallel()
-        check_global_batch(args.batch_size, replicas)
-        print(f"Data-parallel over {replicas} replicas: {args.batch_size // replicas} images each per step.")
-    with scope:
-        gan = DCGAN.from_shape(image_shape, args.latent_dim, args.width, args.kernel_size, args.seed)
-        gan.compile()
-
-    backup = AtomicBackupAndRestore(str(paths["backup"]))
+    evaluator = _evaluator(config.features, config.eval_images, config, images) if config.eval_every else None
+    gan = _build_gan(config)
+    backup = AtomicBackupAndRestore(str(paths.backup))
     start_epoch = backup.resumes_at()
     if start_epoch:
-        print(f"Resuming the interrupted run in {output} at epoch {start_epoch + 1}.")
-    sample_grid = SampleGrid(paths["samples"], seed=args.seed)
-    callbacks = [backup, sample_grid]
-    if args.eval_every:
-        callbacks.append(QualityCheckpoint(evaluator, output, args.eval_every, args.eval_images, seed=args.seed))
-    # After QualityCheckpoint, so the CSV gets the scores it adds to the logs.
-    callbacks.append(keras.callbacks.CSVLogger(str(paths["history"]), append=start_epoch > 0))
-    print(f"Training on {len(images)} images, {len(images) // args.batch_size} batches "
-          f"of {args.batch_size} per epoch, for {args.epochs} epochs.")
+        print(f"Resuming the interrupted run in {paths.output} at epoch {start_epoch + 1}.")
+    sample_grid = SampleGrid(paths.samples, seed=config.seed)
+    callbacks = _training_callbacks(config, paths, backup, sample_grid, evaluator, resumed=start_epoch > 0)
+    dataset, fit_options = data.fit_input(images, config.batch_size, seed=config.seed)
+    print(f"Training on {len(images)} images, {len(images) // config.batch_size} batches "
+          f"of {config.batch_size} per epoch, for {config.epochs} epochs.")
     started = time.perf_counter()
-    gan.fit(dataset, epochs=args.epochs, callbacks=callbacks, verbose=args.verbose, **fit_options)
+    gan.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose, **fit_options)
     seconds = time.perf_counter() - started
+    written = _write_artefacts(config, paths, gan, sample_grid)
+    _report(config, written, config.epochs - start_epoch, seconds)
 
-    frames = [sample_grid.frame_path(epoch) for epoch in range(args.epochs)]
+
+def _forget_previous_run(paths):
+    """``--no-resume``: remove what a resumed run would pick up again."""
+    for stale in (paths.samples, paths.backup):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in (paths.history, paths.quality, paths.best_generator):
+        stale.unlink(missing_ok=True)
+
+
+def _load_training_images(config):
+    print(f"Loading {config.image_dir or config.dataset} at {config.image_size}x{config.image_size}x{config.channels} ...")
+    return data.load_images(config.dataset, config.image_size, config.channels, config.image_dir)
+
+
+def _build_gan(config):
+    """The seeded, compiled DCGAN, under the precision and distribution asked for."""
+    keras.utils.set_random_seed(config.seed)
+    if config.precision != "float32":
+        keras.mixed_precision.set_global_policy(config.precision)
+    scope = contextlib.nullcontext()
+    if config.distribute:
+        scope, replicas = data_parallel()
+        check_global_batch(config.batch_size, replicas)
+        print(f"Data-parallel over {replicas} replicas: {config.batch_size // replicas} images each per step.")
+    with scope:
+        gan = DCGAN.from_shape(config.image_shape, config.latent_dim, config.width, config.kernel_size, config.seed)
+        gan.compile()
+    return gan
+
+
+def _training_callbacks(config, paths, backup, sample_grid, evaluator, resumed):
+    callbacks = [backup, sample_grid]
+    if evaluator is not None:
+        callbacks.append(QualityCheckpoint(evaluator, paths.output, config.eval_every, config.eval_images,
+                                           seed=config.seed))
+    # After QualityCheckpoint, so the CSV gets the scores it adds to the logs.
+    callbacks.append(keras.callbacks.CSVLogger(str(paths.history), append=resumed))
+    return callbacks
+
+
+def _write_artefacts(config, paths, gan, sample_grid):
+    """The pictures and models of a finished run; returns {label: path} in the order printed."""
+    frames = [sample_grid.frame_path(epoch) for epoch in range(config.epochs)]
+    save_gif([frame for frame in frames if frame.exists()], paths.gif)
+    plot_history(read_history_csv(paths.history), paths.curves)
+    gan.generator.save(paths.generator)
+    gan.save(paths.dcgan)
     written = {
         "final samples": frames[-1],
-        "progress GIF": save_gif([frame for frame in frames if frame.exists()], output / "progress.gif"),
-        "training curves": output / "history.png",
-        "history (CSV)": paths["history"],
-        "generator": output / "generator.keras",
-        "full DCGAN (both networks, both optimizers)": output / "dcgan.keras",
+        "progress GIF": paths.gif,
+        "training curves": paths.curves,
+        "history (CSV)": paths.history,
+        "generator": paths.generator,
+        "full DCGAN (both networks, both optimizers)": paths.dcgan,
     }
-    plot_history(read_history_csv(paths["history"]), written["training curves"])
-    gan.generator.save(written["generator"])
-    gan.save(written["full DCGAN (both networks, both optimizers)"])
-    if args.eval_every:
-        written["best generator (lowest FID)"] = output / "best_generator.keras"
-        written["scores of every evaluation"] = output / "quality.json"
-    print(f"\nTrained {args.epochs - start_epoch} epochs in {seconds:.0f} s. Wrote:")
+    if config.eval_every:
+        written["best generator (lowest FID)"] = paths.best_generator
+        written["scores of every evaluation"] = paths.quality
+    return written
+
+
+def _report(config, written, epochs_run, seconds):
+    print(f"\nTrained {epochs_run} epochs in {seconds:.0f} s. Wrote:")
     for label, path in written.items():
         print(f"  {label:45s} {path}")
     print(f"Draw new digits with: python -m dcgan_keras sample --generator {written['generator']}")
-    if args.eval_every:
+    if config.eval_every:
         print(f"Score it with:        python -m dcgan_keras evaluate --generator {written['generator']}")
 
 
-def evaluate(args):
-    import json
+def _evaluator(features, num_images, source, images=None):
+    """The MNIST-classifier evaluator, or InceptionV3 against ``num_images`` of ``source``'s images."""
+    if features == "mnist":
+        return scoring.MnistEvaluator()
+    if images is None:
+        images = data.load_images(source.dataset, source.image_size, source.channels, source.image_dir)
+    reference = images[np.random.default_rng(0).permutation(len(images))[:num_images]]
+    return scoring.InceptionEvaluator(reference)
 
-    import keras
 
-    if not args.generator.exists():
-        raise SystemExit(f"No generator at {args.generator}. Train one first (python -m dcgan_keras train).")
-    generator = keras.models.load_model(args.generator)
+# --- evaluate --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+    generator: pathlib.Path
+    num_images: int
+    seed: int
+    features: str
+    dataset: str
+    image_dir: pathlib.Path | None
+    json: bool
+    # The reference images' shape for --features inception: the generator's.
+    image_size: int = 0
+    channels: int = 0
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(**_fields_from(args, cls))
+
+
+def evaluate(config):
+    generator = _load_generator(config.generator)
     image_shape = tuple(generator.output_shape[1:])
-    if args.features == "mnist" and image_shape[-1] != 1:
-        raise ValueError(
-            f"{args.generator} makes {image_shape} colour images; the MNIST classifier scores digits. "
+    if config.features == "mnist" and image_shape[-1] != 1:
+        raise UsageError(
+            f"{config.generator} makes {image_shape} colour images; the MNIST classifier scores digits. "
             f"Use --features inception (with --dataset/--image-dir for the reference images)."
         )
-    args.image_size, args.channels = image_shape[0], image_shape[-1]
-    evaluator = _evaluator(args.features, args.num_images, args)
-    scores = evaluator.evaluate_generator(generator, args.num_images, args.seed)
-    report = {"generator": str(args.generator), "features": evaluator.name, "seed": args.seed, "scores": scores}
-    if args.features == "mnist":
-        report["real_floor"] = evaluator.real_floor(args.num_images, args.seed)
+    config = dataclasses.replace(config, image_size=image_shape[0], channels=image_shape[-1])
+    evaluator = _evaluator(config.features, config.num_images, config)
+    scores = evaluator.evaluate_generator(generator, config.num_images, config.seed)
+    report = {"generator": str(config.generator), "features": evaluator.name, "seed": config.seed, "scores": scores}
+    if config.features == "mnist":
+        report["real_floor"] = evaluator.real_floor(config.num_images, config.seed)
         report["classifier_held_out_accuracy"] = evaluator.card.get("held_out_accuracy")
-    print(json.dumps(report) if args.json else _score_table(report))
+    print(json.dumps(report) if config.json else _score_table(report))
 
 
 def _score_table(report):
@@ -259,43 +387,60 @@ def _score_table(report):
     return "\n".join(lines)
 
 
-def sample(args):
-    import keras
-    import numpy as np
+# --- sample ----------------------------------------------------------------------------
 
-    from dcgan_keras.gan import generate_images, interpolate, latent_noise
-    from dcgan_keras.plotting import image_grid, save_grid, save_image
 
-    if not args.generator.exists():
-        raise SystemExit(
-            f"No generator at {args.generator}. Train one first "
-            f"(python -m dcgan_keras train) or pass --generator PATH."
-        )
-    generator = keras.models.load_model(args.generator)
+@dataclasses.dataclass(frozen=True)
+class SampleConfig:
+    generator: pathlib.Path
+    output: pathlib.Path
+    num_images: int
+    seed: int
+    images: bool
+    steps: int
+    interpolation: str
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(**{**_fields_from(args, cls), "output": args.output or args.generator.parent})
+
+
+def sample(config):
+    generator = _load_generator(config.generator)
     latent_dim = int(generator.input_shape[-1])
-    output = args.output or args.generator.parent
-    output.mkdir(parents=True, exist_ok=True)
-
-    images = generate_images(generator, latent_noise(args.num_images, latent_dim, args.seed))
-    written = [save_grid(images, output / "grid.png")]
-    if args.images:
-        folder = output / "images"
-        for index, picture in enumerate(image_grid(image[None], padding=0) for image in images):
-            save_image(picture, folder / f"{index:05d}.png")
+    config.output.mkdir(parents=True, exist_ok=True)
+    images = generate_images(generator, latent_noise(config.num_images, latent_dim, config.seed))
+    written = [save_grid(images, config.output / "grid.png")]
+    if config.images:
+        folder = config.output / "images"
+        for index, image in enumerate(images):
+            save_image(image_grid(image[None], padding=0), folder / f"{index:05d}.png")
         written.append(folder)
-
-    ends = latent_noise(2 * 8, latent_dim, args.seed + 1).reshape(8, 2, latent_dim)
-    rows = np.concatenate([interpolate(start, end, args.steps, method=args.interpolation) for start, end in ends])
-    strip = generate_images(generator, rows)
-    written.append(save_grid(strip, output / "interpolation.png", columns=args.steps))
+    ends = latent_noise(2 * 8, latent_dim, config.seed + 1).reshape(8, 2, latent_dim)
+    rows = np.concatenate([interpolate(start, end, config.steps, method=config.interpolation) for start, end in ends])
+    written.append(save_grid(generate_images(generator, rows), config.output / "interpolation.png", columns=config.steps))
     print("Wrote:\n  " + "\n  ".join(map(str, written)))
 
 
-def main(argv=None):
-    from dcgan_keras.data import DatasetUnavailableError
+def _load_generator(path):
+    if not path.exists():
+        raise UsageError(f"No generator at {path}. Train one first (python -m dcgan_keras train) or pass --generator PATH.")
+    return keras.models.load_model(path)
 
+
+# --- train-classifier ------------------------------------------------------------------
+
+
+def train_classifier(path):
+    model, accuracy = scoring.train_classifier(*scoring.classifier_split())
+    scoring.save_classifier(model, accuracy, path)
+    print(f"Held-out accuracy {accuracy:.4f} on {scoring.HELD_OUT} digits. Wrote {path}.")
+
+
+def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.command(args)
-    except (DatasetUnavailableError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from None
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

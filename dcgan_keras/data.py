@@ -11,6 +11,9 @@ import hashlib
 import pathlib
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from dcgan_keras.errors import UsageError
 
 EMBEDDED = "mnist-embedded"
 MNIST_DIR = pathlib.Path(__file__).parent / "mnist"
@@ -27,7 +30,7 @@ MNIST_FILES = {
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(UsageError):
     """A dataset could not be loaded here; the message says what to use instead."""
 
 
@@ -39,13 +42,13 @@ def to_unit_range(images):
 def check_unit_range(images, hint="Use dcgan_keras.data.to_unit_range(images)."):
     """Raise a ValueError unless ``images`` are floats in [-1, 1] (the generator's tanh range)."""
     if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(
+        raise UsageError(
             f"Expected float images scaled to [-1, 1], got dtype {images.dtype}. "
             f"Use dcgan_keras.data.to_unit_range(images)."
         )
     low, high = float(images.min()), float(images.max())
     if low < -1.001 or high > 1.001:
-        raise ValueError(f"Expected pixels in [-1, 1] (the range of the generator's tanh), got [{low:.3g}, {high:.3g}]. {hint}")
+        raise UsageError(f"Expected pixels in [-1, 1] (the range of the generator's tanh), got [{low:.3g}, {high:.3g}]. {hint}")
 
 
 def to_uint8(images):
@@ -99,8 +102,6 @@ def center_crop_square(image):
 
 def fit_image(image, image_size, channels):
     """Center-crop one uint8 image to a square, resize it, set its channels."""
-    from PIL import Image
-
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     picture = Image.fromarray(center_crop_square(image)).convert("L" if channels == 1 else "RGB")
@@ -136,8 +137,6 @@ def load_folder(directory, image_size=64, channels=3):
 
 
 def _read_image(path):
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as picture:
             return np.asarray(picture.convert("RGB"))
@@ -195,7 +194,7 @@ def load_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, dat
         data_dir: where tensorflow-datasets keeps its downloads.
     """
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}.")
+        raise UsageError(f"channels must be 1 or 3, got {channels}.")
     if image_dir is not None:
         pixels = load_folder(image_dir, image_size, channels)
     elif dataset == EMBEDDED:
@@ -214,7 +213,7 @@ def make_dataset(images, batch_size=128, seed=0, shuffle_buffer=None):
     import tensorflow as tf
 
     if len(images) < batch_size:
-        raise ValueError(
+        raise UsageError(
             f"batch_size={batch_size} is larger than the {len(images)} images; "
             f"use a smaller batch."
         )

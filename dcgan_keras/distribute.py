@@ -25,6 +25,8 @@ import contextlib
 
 import keras
 
+from dcgan_keras.errors import UsageError
+
 
 def data_parallel(devices=None):
     """``(scope, replicas)``: build and compile the DCGAN inside ``scope``.
@@ -44,7 +46,7 @@ def data_parallel(devices=None):
         devices = devices or jax.devices()
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
         return contextlib.nullcontext(), len(devices)
-    raise ValueError(
+    raise UsageError(
         f"data_parallel() supports the tensorflow and jax backends, not {backend!r}. "
         f"With PyTorch, run one process per GPU (torchrun) or use another backend."
     )
@@ -52,7 +54,7 @@ def data_parallel(devices=None):
 
 def check_global_batch(batch_size, replicas):
     if batch_size % replicas:
-        raise ValueError(
+        raise UsageError(
             f"--batch-size {batch_size} is the global batch and must split evenly over "
             f"{replicas} replicas; use a multiple of {replicas}."
         )

@@ -19,20 +19,25 @@ features; it needs the ImageNet weights, so it needs the internet once.
 """
 
 import json
-import os
 import pathlib
 
+import keras
 import numpy as np
+from keras import layers, ops
 
 from dcgan_keras import metrics
-from dcgan_keras.data import check_unit_range
+from dcgan_keras.compute import predict
+from dcgan_keras.data import check_unit_range, load_embedded_mnist, to_unit_range
+from dcgan_keras.files import CACHE_DIR, replace_atomically, write_text_atomically
+from dcgan_keras.gan import generate_images, latent_noise
+
+__all__ = ["Evaluator", "InceptionEvaluator", "MnistEvaluator", "SCORE_KEYS", "mnist_classifier", "train_classifier"]
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 SHIPPED_CLASSIFIER = PACKAGE_DIR / "mnist" / "classifier.keras"
-CACHE_DIR = pathlib.Path(os.environ.get("DCGAN_KERAS_CACHE", pathlib.Path.home() / ".cache" / "dcgan_keras"))
 CLASSIFIER_SEED, CLASSIFIER_EPOCHS, HELD_OUT = 0, 10, 2000
 # How the shipped classifier was made (reproducible on the TensorFlow backend):
-CLASSIFIER_COMMAND = "python -m dcgan_keras.evaluate --train-classifier dcgan_keras/mnist/classifier.keras"
+CLASSIFIER_COMMAND = "python -m dcgan_keras train-classifier dcgan_keras/mnist/classifier.keras"
 NUM_IMAGES = 5000  # per side: generated vs reference, and the real floor
 # The scalar scores an evaluation reports (InceptionEvaluator has no classifier, so only the first two).
 SCORE_KEYS = ("fid", "kid", "classes", "kl", "confidence")
@@ -43,9 +48,6 @@ MNIST_SHAPE = (28, 28, 1)
 
 def build_classifier(seed=CLASSIFIER_SEED):
     """A LeNet-like CNN; the Dense layer named "features" is the embedding."""
-    import keras
-    from keras import layers
-
     init = keras.initializers.GlorotUniform(seed=seed)
     x = inputs = keras.Input(MNIST_SHAPE, name="digit")
     for index, filters in enumerate((32, 32, 64, 64)):
@@ -61,8 +63,6 @@ def build_classifier(seed=CLASSIFIER_SEED):
 
 def classifier_split(seed=CLASSIFIER_SEED, held_out=HELD_OUT):
     """The embedded digits in [-1, 1] and labels, split (train, held-out) by a fixed permutation."""
-    from dcgan_keras.data import load_embedded_mnist, to_unit_range
-
     images, labels = load_embedded_mnist(with_labels=True)
     order = np.random.default_rng(seed).permutation(len(images))
     images, labels = to_unit_range(images[order, ..., None]), labels[order].astype("int32")
@@ -74,22 +74,16 @@ def train_classifier(train, held_out, epochs=CLASSIFIER_EPOCHS, seed=CLASSIFIER_
 
     Seeds the global Keras RNG: create it *before* seeding a GAN run.
     """
-    import keras
-
     keras.utils.set_random_seed(seed)
     model = build_classifier(seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(*train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
-    predictions = model.predict(held_out[0], batch_size=500, verbose=0).argmax(axis=1)
+    predictions = predict(model, held_out[0], batch_size=500).argmax(axis=1)
     return model, float(np.mean(predictions == held_out[1]))
 
 
 def save_classifier(model, accuracy, path):
     """The model, and beside it a JSON card: held-out accuracy and how it was made."""
-    import keras
-
-    from dcgan_keras.callbacks import replace_atomically
-
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     card = {
@@ -105,14 +99,12 @@ def save_classifier(model, accuracy, path):
     bare = build_classifier()
     bare.set_weights(model.get_weights())
     replace_atomically(bare.save, path)
-    replace_atomically(lambda partial: pathlib.Path(partial).write_text(json.dumps(card, indent=1)), _card_path(path))
+    write_text_atomically(json.dumps(card, indent=1), _card_path(path))
     return path
 
 
 def mnist_classifier(retrain=False):
     """The shared MNIST classifier and its card: shipped, cached, or trained now (~1 min)."""
-    import keras
-
     for path in () if retrain else (SHIPPED_CLASSIFIER, CACHE_DIR / "mnist_classifier.keras"):
         if path.exists() and _card_path(path).exists():
             return keras.models.load_model(path), json.loads(_card_path(path).read_text())
@@ -157,8 +149,6 @@ class Evaluator:
 
         ``output_range`` maps another output range (a sigmoid's (0, 1)) to [-1, 1].
         """
-        from dcgan_keras.gan import generate_images, latent_noise
-
         z = latent_noise(num_images, int(generator.input_shape[-1]), seed)
         low, high = output_range
         images = (generate_images(generator, z) - low) / (high - low) * 2.0 - 1.0
@@ -171,22 +161,18 @@ class MnistEvaluator(Evaluator):
     name = "mnist-classifier"
 
     def __init__(self, classifier=None, card=None, num_subsets=100, subset_size=1000):
-        import keras
-
-        from dcgan_keras.data import load_embedded_mnist, to_unit_range
-
         super().__init__(num_subsets, subset_size)
         if classifier is None:
             classifier, card = mnist_classifier()
         self.card = card or {}
-        self.model = keras.Model(classifier.inputs, [classifier.get_layer("features").output, classifier.outputs[0]])
+        self.model = keras.Model(classifier.input, [classifier.get_layer("features").output, classifier.output])
         images, labels = load_embedded_mnist(with_labels=True)
         self.reference_half, self.real_half = _halves(to_unit_range(images[..., None]))
         self.reference, _ = self.embed(self.reference_half)
         self.reference_shares = np.bincount(labels, minlength=10) / len(labels)
 
     def embed(self, images):
-        features, probabilities = self.model.predict(to_mnist_input(images), batch_size=500, verbose=0)
+        features, probabilities = predict(self.model, to_mnist_input(images), batch_size=500)
         return features, probabilities
 
     def real_floor(self, num_images=NUM_IMAGES, seed=0):
@@ -214,8 +200,6 @@ class InceptionEvaluator(Evaluator):
     name = "inceptionv3"
 
     def __init__(self, reference_images, weights="imagenet", batch_size=50, num_subsets=100, subset_size=1000):
-        import keras
-
         super().__init__(num_subsets, subset_size)
         self.batch_size = batch_size
         self.model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=weights,
@@ -223,19 +207,12 @@ class InceptionEvaluator(Evaluator):
         self.reference, _ = self.embed(_check_images(reference_images))
 
     def embed(self, images):
-        from keras import ops
-
-        chunks = []
-        for start in range(0, len(images), self.batch_size):
-            batch = to_inception_input(images[start : start + self.batch_size])
-            chunks.append(ops.convert_to_numpy(self.model(batch, training=False)))
-        return np.concatenate(chunks), None
+        # Resized a chunk at a time: 5,000 images at 299x299x3 would be 5 GB.
+        return predict(self.model, images, self.batch_size, transform=to_inception_input), None
 
 
 def to_mnist_input(images):
     """Images in [-1, 1] of any square size and 1 or 3 channels -> 28x28x1 (gray = channel mean)."""
-    from keras import ops
-
     images = _check_images(images)
     if images.shape[-1] == 3:
         images = images.mean(axis=-1, keepdims=True)
@@ -246,8 +223,6 @@ def to_mnist_input(images):
 
 def to_inception_input(images):
     """Images in [-1, 1] -> 299x299x3 float32 in [-1, 1], the resizer described in InceptionEvaluator."""
-    from keras import ops
-
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     shrinking = images.shape[1] > 299
@@ -266,19 +241,3 @@ def _check_images(images):
         raise ValueError(f"Expected images of shape (N, height, width, 1 or 3), got {images.shape}.")
     check_unit_range(images, "A sigmoid generator's (0, 1) output needs evaluate_generator(..., output_range=(0, 1)).")
     return images.astype("float32")
-
-
-def main(argv=None):
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.evaluate",
-                                     description="(Re)make the MNIST evaluation classifier.")
-    parser.add_argument("--train-classifier", type=pathlib.Path, required=True, metavar="PATH")
-    args = parser.parse_args(argv)
-    model, accuracy = train_classifier(*classifier_split())
-    save_classifier(model, accuracy, args.train_classifier)
-    print(f"Held-out accuracy {accuracy:.4f} on {HELD_OUT} digits. Wrote {args.train_classifier}.")
-
-
-if __name__ == "__main__":
-    main()

@@ -14,6 +14,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from dcgan_keras.compute import predict
 from dcgan_keras.data import check_unit_range
 from dcgan_keras.models import build_discriminator, build_generator
 
@@ -422,11 +423,7 @@ def _scale(optimizer, optimizer_values, loss):
 
 def generate_images(generator, z, batch_size=256):
     """Run ``generator`` on ``z`` in inference mode and return numpy images."""
-    chunks = [
-        ops.convert_to_numpy(generator(z[start : start + batch_size], training=False))
-        for start in range(0, len(z), batch_size)
-    ]
-    return np.concatenate(chunks).astype("float32")
+    return predict(generator, z, batch_size)
 
 
 def _labels_given():

@@ -17,8 +17,10 @@ Both follow the paper's architecture rules:
 """
 
 import keras
+import numpy as np
 from keras import layers
 
+from dcgan_keras.errors import UsageError
 from dcgan_keras.layers import SpaceToDepthConv2D, SubPixelConv2DTranspose
 
 # Square image sizes are start * 2**stages; these are the starting grids.
@@ -64,7 +66,7 @@ def num_stages(image_size):
             stages += 1
         if size == start and stages >= 1:
             return start, stages
-    raise ValueError(
+    raise UsageError(
         f"Unsupported image size {image_size}. DCGAN doubles the resolution at "
         f"every stage, so the size must be 4*2**k or 7*2**k with k >= 1: "
         f"{', '.join(map(str, valid_image_sizes()))}, ... "
@@ -74,27 +76,27 @@ def num_stages(image_size):
 
 def _check_shape(image_shape):
     if len(image_shape) != 3:
-        raise ValueError(
+        raise UsageError(
             f"image_shape must be (height, width, channels), got {image_shape}."
         )
     height, width, channels = image_shape
     if height != width:
-        raise ValueError(
+        raise UsageError(
             f"DCGAN images are square, got {height}x{width}. Center-crop them "
             f"first (dcgan_keras.data does this for you)."
         )
     if channels not in (1, 3):
-        raise ValueError(
+        raise UsageError(
             f"image_shape needs 1 (grayscale) or 3 (RGB) channels, got {channels}."
         )
     if not isinstance(height, int):
-        raise ValueError(f"image sizes must be integers, got {height!r}.")
+        raise UsageError(f"image sizes must be integers, got {height!r}.")
     return num_stages(height)
 
 
 def _check_kernel(kernel_size):
     if kernel_size not in (4, 5):
-        raise ValueError(
+        raise UsageError(
             f"kernel_size must be 5 (the paper) or 4 (the PyTorch examples), "
             f"got {kernel_size}."
         )
@@ -113,20 +115,8 @@ def _size_name(size):
     return f"{size}x{size}"
 
 
-def build_generator(
-    latent_dim=100,
-    image_shape=(64, 64, 3),
-    width=128,
-    kernel_size=5,
-    seed=None,
-    name="generator",
-    *,
-    batch_norm=True,
-    projection=True,
-    upsampling="transposed",
-    output_activation="tanh",
-    stages=None,
-):
+def build_generator(latent_dim=100, image_shape=(64, 64, 3), width=128, kernel_size=5, seed=None, name="generator", *,
+                    batch_norm=True, projection=True, upsampling="transposed", output_activation="tanh", stages=None):
     """Map a latent vector z to an image in [-1, 1].
 
     With the defaults this is the paper's generator::
@@ -208,18 +198,8 @@ def _check_stages(stages, most, size):
     return stages
 
 
-def build_discriminator(
-    image_shape=(64, 64, 3),
-    width=128,
-    kernel_size=5,
-    seed=None,
-    name="discriminator",
-    *,
-    batch_norm=True,
-    input_batch_norm=False,
-    activation="leaky_relu",
-    downsampling="strided",
-):
+def build_discriminator(image_shape=(64, 64, 3), width=128, kernel_size=5, seed=None, name="discriminator", *,
+                        batch_norm=True, input_batch_norm=False, activation="leaky_relu", downsampling="strided"):
     """Map an image in [-1, 1] to one logit: positive means "looks real".
 
     With the defaults this is the paper's discriminator, the generator's
@@ -371,3 +351,26 @@ def _seed_stream(seed):
     while True:
         yield None if seed is None else seed * 1000 + counter
         counter += 1
+
+
+def multiply_adds(model):
+    """Multiply-adds of one forward pass per image: convolutions (plain and transposed) and dense layers.
+
+    A convolution does k*k*in multiply-adds for each value it writes; a
+    transposed convolution does k*k*out for each value it reads. Pooling,
+    BatchNorm and activations are not counted. The benchmark turns this into
+    FLOPs per training step; notebook 03 compares discriminator heads with it.
+    """
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2DTranspose):
+            height, width = layer.input.shape[1:3]
+        elif isinstance(layer, layers.Conv2D):
+            height, width = layer.output.shape[1:3]
+        elif isinstance(layer, layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+            continue
+        else:
+            continue
+        total += height * width * int(np.prod(layer.kernel_size)) * layer.input.shape[-1] * layer.filters
+    return int(total)

@@ -7,7 +7,9 @@ return or write uint8 pictures; curve helpers use matplotlib without a screen.
 import csv
 import pathlib
 
+import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image
 
 from dcgan_keras.data import to_uint8
 
@@ -43,8 +45,6 @@ def show_images(axis, images, columns, title=""):
 
 def save_image(picture, path, scale=1):
     """Write a uint8 picture as PNG, enlarged ``scale`` times with crisp pixels."""
-    from PIL import Image
-
     image = Image.fromarray(picture)
     if scale != 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
@@ -65,8 +65,6 @@ def save_gif(frame_paths, path, seconds_per_frame=0.4, hold_last=4, max_side=320
     Frames larger than ``max_side`` are shrunk by an integer factor, which keeps
     the GIF a few hundred KB instead of megabytes.
     """
-    from PIL import Image
-
     frames = []
     for frame_path in frame_paths:
         with Image.open(frame_path) as frame:
@@ -101,12 +99,6 @@ def plot_history(history, path=None, title="DCGAN training"):
     ``history`` is a ``keras.callbacks.History``, its ``.history`` dict, or the
     dict from ``read_history_csv``.
     """
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     history = getattr(history, "history", history)
     epochs = history.get("epoch") or list(range(len(history["d_loss"])))
     epochs = [epoch + 1 for epoch in epochs]

@@ -6,4 +6,13 @@ notebook in Jupyter, or with `jupyter nbconvert --execute`, for the real experim
 
 import os
 
+import pytest
+
 os.environ.setdefault("DCGAN_FAST", "1")
+
+
+def pytest_collection_modifyitems(items):
+    # Executing a notebook takes minutes even in fast mode: not part of `-m "not slow"`.
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)

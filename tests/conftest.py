@@ -4,6 +4,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import dcgan_keras  # noqa: E402,F401  (first: it imports TensorFlow quietly)
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
@@ -21,3 +22,25 @@ def mnist_images():
     from dcgan_keras.data import load_images
 
     return load_images()
+
+
+@pytest.fixture
+def make_gan():
+    """A factory of small compiled MNIST-sized DCGANs: ``make_gan(seed=0, width=8)``."""
+
+    def make(seed=0, width=8):
+        gan = dcgan_keras.DCGAN.from_shape((28, 28, 1), latent_dim=16, width=width, seed=seed)
+        gan.compile()
+        return gan
+
+    return make
+
+
+def weights_of(model):
+    """A model's weights as numpy copies (to compare before and after)."""
+    return [np.array(weight) for weight in model.get_weights()]
+
+
+@pytest.fixture(name="weights_of")
+def _weights_of():
+    return weights_of

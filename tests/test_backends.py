@@ -13,6 +13,9 @@ import sys
 import numpy as np
 import pytest
 
+# Each test starts fresh Python processes on other backends: minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 BACKENDS = [name for name in ("tensorflow", "jax", "torch") if importlib.util.find_spec(name)]
 STEPS = 3
 
@@ -110,7 +113,7 @@ def test_trains_and_saves_without_tensorflow(backend):
     assert line.startswith(backend)
 
 
-PORTABLE_SUITES = ["tests/test_gan.py", "tests/test_models.py", "tests/test_layers.py"]
+PORTABLE_SUITES = ["tests/test_gan.py", "tests/test_models.py", "tests/test_layers.py", "tests/test_compute.py"]
 
 
 @pytest.mark.parametrize("backend", [name for name in BACKENDS if name != "tensorflow"])
@@ -123,3 +126,57 @@ def test_portable_suites_pass_on(backend):
         env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+# The probes' gradients through dcgan_keras.compute: same weights and images, every backend.
+GRADIENTS_SCRIPT = r"""
+import json, sys
+import numpy as np
+import dcgan_keras
+from keras import ops
+from dcgan_keras.chapters import discriminator_probes as probes, generator_anatomy as anatomy
+
+weights, out = sys.argv[1], sys.argv[2]
+discriminator = dcgan_keras.build_discriminator((28, 28, 1), width=4, seed=0, activation="relu")
+generator = dcgan_keras.build_generator(8, (28, 28, 1), width=4, seed=0)
+with np.load(weights) as saved:
+    discriminator.set_weights([saved[f"d{i}"] for i in range(len(discriminator.weights))])
+    generator.set_weights([saved[f"g{i}"] for i in range(len(generator.weights))])
+images = dcgan_keras.load_images()[:16]
+z = np.random.default_rng(0).standard_normal((16, 8)).astype("float32")
+np.savez(out, saliency=probes.input_gradients(discriminator, images),
+         saliency_training=probes.input_gradients(discriminator, images, training=True),
+         logits=probes.logits(discriminator, images, training=True))
+print(json.dumps({"dead": probes.zero_gradient_fraction(discriminator, images),
+                  "norms": anatomy.gradient_norms(generator, z)}))
+"""
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="needs at least two Keras backends installed")
+def test_probe_gradients_agree_across_backends(tmp_path):
+    import dcgan_keras
+
+    discriminator = dcgan_keras.build_discriminator((28, 28, 1), width=4, seed=0, activation="relu")
+    generator = dcgan_keras.build_generator(8, (28, 28, 1), width=4, seed=0)
+    weights = tmp_path / "weights.npz"
+    np.savez(weights, **{f"d{i}": w for i, w in enumerate(discriminator.get_weights())},
+             **{f"g{i}": w for i, w in enumerate(generator.get_weights())})  # fmt: skip
+    results = {}
+    for backend in BACKENDS:
+        out = tmp_path / f"{backend}.npz"
+        scalars = json.loads(_run(GRADIENTS_SCRIPT, backend, weights, out))
+        with np.load(out) as saved:
+            results[backend] = scalars, {key: saved[key] for key in saved.files}
+    reference_scalars, reference_arrays = results[BACKENDS[0]]
+    dead_units = [fraction for name, fraction in reference_scalars["dead"].items() if name != "image"]
+    assert dead_units and all(0.2 < fraction < 0.9 for fraction in dead_units)  # a ReLU D: many dead units
+    for backend in BACKENDS[1:]:
+        scalars, arrays = results[backend]
+        for key, value in reference_arrays.items():
+            scale = np.abs(value).max()
+            np.testing.assert_allclose(arrays[key], value, atol=1e-4 * scale, err_msg=f"{backend} {key}")
+        for name, fraction in reference_scalars["dead"].items():
+            # A unit whose pre-activation is within rounding of 0 may flip: allow 1% of units.
+            assert abs(scalars["dead"][name] - fraction) < 0.01, (backend, name)
+        for name, norm in reference_scalars["norms"].items():
+            assert scalars["norms"][name] == pytest.approx(norm, rel=1e-4), (backend, name)

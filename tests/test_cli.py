@@ -1,6 +1,7 @@
 """The command line end to end on tiny runs."""
 
-import os
+import dataclasses
+import json
 import subprocess
 import sys
 
@@ -8,7 +9,6 @@ import pytest
 from PIL import Image
 
 from dcgan_keras.cli import main
-from dcgan_keras.console import filtered_stderr
 
 TINY = ["--width", "4", "--batch-size", "500", "--latent-dim", "8", "--verbose", "0", "--eval-images", "300"]
 
@@ -36,21 +36,48 @@ def test_train_writes_everything_it_promises(tmp_path, capsys):
         assert first.size == (28, 28)
 
 
-def test_bad_options_exit_with_a_message(tmp_path):
-    with pytest.raises(SystemExit, match="Unsupported image size 30"):
-        main(["train", "--image-size", "30", "--output", str(tmp_path)])
-    with pytest.raises(SystemExit, match="No images found"):
-        main(["train", "--image-dir", str(tmp_path), "--output", str(tmp_path / "out")])
-    with pytest.raises(SystemExit, match="No generator"):
-        main(["sample", "--generator", str(tmp_path / "missing.keras")])
+def _usage_error(argv, capsys):
+    """Run the command line; return the one line it printed for a user's mistake (exit status 2)."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(lines)
+    return lines[-1]
 
 
-def test_tensorflow_start_up_noise_is_filtered(capfd):
-    with filtered_stderr():
-        os.write(2, b"I0000 port.cc:153] oneDNN custom operations are on.\n")
-        os.write(2, b"E0000 failed call to cuInit: UNKNOWN ERROR (303)\n")
-        os.write(2, b"a real warning\n")
-    assert capfd.readouterr().err == "a real warning\n"
+def test_bad_options_exit_with_one_line(tmp_path, capsys):
+    assert "Unsupported image size 30" in _usage_error(["train", "--image-size", "30", "--output", str(tmp_path)], capsys)
+    no_images = _usage_error(["train", "--image-dir", str(tmp_path), "--output", str(tmp_path / "out")], capsys)
+    assert no_images.startswith("error: No images found")
+    assert "No generator" in _usage_error(["sample", "--generator", str(tmp_path / "missing.keras")], capsys)
+    assert "positive whole number" in _usage_error(["train", "--epochs", "0"], capsys)
+    assert "positive whole number" in _usage_error(["train", "--batch-size", "0"], capsys)
+    (tmp_path / "a_file").write_text("")
+    assert "is a file" in _usage_error(["train", "--output", str(tmp_path / "a_file")], capsys)
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    # Only UsageError is the user's fault; a ValueError from inside is a bug and must not be hidden.
+    from dcgan_keras import cli
+
+    def broken(config):
+        raise ValueError("internal invariant broken")
+
+    monkeypatch.setattr(cli, "train", broken)
+    with pytest.raises(ValueError, match="internal invariant"):
+        main(["train", "--epochs", "1"])
+
+
+def test_train_config_resolves_the_data_defaults(tmp_path):
+    from dcgan_keras.cli import TrainConfig, build_parser
+
+    config = TrainConfig.from_args(build_parser().parse_args(["train", "--output", str(tmp_path)]))
+    assert (config.image_shape, config.eval_every, config.features) == ((28, 28, 1), 6, "mnist")
+    colour = TrainConfig.from_args(build_parser().parse_args(["train", "--dataset", "cifar10", "--output", str(tmp_path)]))
+    assert (colour.image_shape, colour.eval_every, colour.features) == ((64, 64, 3), 0, "inception")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 3
 
 
 def test_command_line_console_is_clean(tmp_path):
@@ -72,7 +99,6 @@ def tiny_generator(tmp_path):
 
 
 def test_evaluate_prints_a_table_and_json(tmp_path, capsys):
-    import json
 
     path = tiny_generator(tmp_path)
     main(["evaluate", "--generator", str(path), "--num-images", "300"])
@@ -82,8 +108,7 @@ def test_evaluate_prints_a_table_and_json(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["scores"]["num_images"] == 300 and report["real_floor"]["num_images"] == 300
     assert report["scores"]["fid"] > 10 * report["real_floor"]["fid"]
-    with pytest.raises(SystemExit, match="No generator"):
-        main(["evaluate", "--generator", str(tmp_path / "missing.keras")])
+    assert "No generator" in _usage_error(["evaluate", "--generator", str(tmp_path / "missing.keras")], capsys)
 
 
 def test_evaluate_with_inception_features(tmp_path, capsys, monkeypatch):
@@ -97,3 +122,15 @@ def test_evaluate_with_inception_features(tmp_path, capsys, monkeypatch):
           "--num-images", "4", "--json"])  # fmt: skip
     report = capsys.readouterr().out
     assert '"features": "inceptionv3"' in report and '"classes"' not in report
+
+
+@pytest.mark.slow
+def test_train_classifier_writes_the_model_and_its_card(tmp_path, monkeypatch, capsys):
+    from dcgan_keras import evaluate
+
+    (images, labels), held_out = evaluate.classifier_split()
+    monkeypatch.setattr(evaluate, "classifier_split", lambda: ((images[:500], labels[:500]), held_out))
+    main(["train-classifier", str(tmp_path / "classifier.keras")])
+    card = json.loads((tmp_path / "classifier.json").read_text())
+    assert card["command"] == evaluate.CLASSIFIER_COMMAND and 0.5 < card["held_out_accuracy"] <= 1.0
+    assert f"{card['held_out_accuracy']:.4f}" in capsys.readouterr().out

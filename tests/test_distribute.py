@@ -15,6 +15,8 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses with several logical devices
+
 SCRIPT = r"""
 import json, os, sys
 replicas = int(sys.argv[1])

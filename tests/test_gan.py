@@ -1,6 +1,5 @@
 """The DCGAN train_step, mixed precision, saving and resuming."""
 
-import json
 import subprocess
 import sys
 
@@ -9,20 +8,11 @@ import numpy as np
 import pytest
 
 from dcgan_keras import DCGAN, discriminator_loss, generator_loss
-from dcgan_keras.callbacks import AtomicBackupAndRestore
 from dcgan_keras.data import make_dataset
 
 SHAPE = (28, 28, 1)
 
 
-def small_gan(seed=0, width=8):
-    gan = DCGAN.from_shape(SHAPE, latent_dim=16, width=width, seed=seed)
-    gan.compile()
-    return gan
-
-
-def _weights(model):
-    return [np.array(weight) for weight in model.get_weights()]
 
 
 def _changed(before, after):
@@ -39,20 +29,20 @@ def test_losses_match_binary_cross_entropy():
     assert np.isfinite(float(discriminator_loss(np.array([[-200.0]]), np.array([[200.0]]))))
 
 
-def test_train_step_updates_both_networks(mnist_images):
-    gan = small_gan()
-    generator_before, discriminator_before = _weights(gan.generator), _weights(gan.discriminator)
+def test_train_step_updates_both_networks(mnist_images, make_gan, weights_of):
+    gan = make_gan()
+    generator_before, discriminator_before = weights_of(gan.generator), weights_of(gan.discriminator)
     logs = gan.train_on_batch(mnist_images[:32], return_dict=True)
     assert set(logs) == {"d_loss", "g_loss", "D_x", "D_G_z"}
     assert all(np.isfinite(value) for value in logs.values())
     assert 0 < logs["D_x"] < 1 and 0 < logs["D_G_z"] < 1
-    assert _changed(generator_before, _weights(gan.generator))
-    assert _changed(discriminator_before, _weights(gan.discriminator))
+    assert _changed(generator_before, weights_of(gan.generator))
+    assert _changed(discriminator_before, weights_of(gan.discriminator))
     assert int(gan.d_optimizer.iterations) == 1 and int(gan.g_optimizer.iterations) == 1
 
 
-def test_batchnorm_runs_in_training_mode_inside_the_step(mnist_images):
-    gan = small_gan()
+def test_batchnorm_runs_in_training_mode_inside_the_step(mnist_images, make_gan):
+    gan = make_gan()
     moving_mean = gan.generator.get_layer("project_bn").moving_mean
     before = np.array(moving_mean)
     gan.train_on_batch(mnist_images[:32])
@@ -69,8 +59,8 @@ def _distances(images, data):
     return mean_gap, np.abs(histogram(images) - histogram(data)).sum()
 
 
-def test_short_training_moves_samples_toward_the_data(mnist_images):
-    gan = small_gan(width=16)
+def test_short_training_moves_samples_toward_the_data(mnist_images, make_gan):
+    gan = make_gan(width=16)
     untrained = _distances(gan.generate(256, seed=1), mnist_images)
     gan.fit(make_dataset(mnist_images[:4096], 32), epochs=2, verbose=0)  # 256 steps
     trained = _distances(gan.generate(256, seed=1), mnist_images)
@@ -80,8 +70,8 @@ def test_short_training_moves_samples_toward_the_data(mnist_images):
     assert trained[1] < 0.6 * untrained[1], (untrained, trained)
 
 
-def test_fit_accepts_numpy_and_rejects_bad_input(mnist_images):
-    gan = small_gan()
+def test_fit_accepts_numpy_and_rejects_bad_input(mnist_images, make_gan):
+    gan = make_gan()
     history = gan.fit(mnist_images[:64], batch_size=32, epochs=1, verbose=0)
     assert len(history.history["d_loss"]) == 1
     with pytest.raises(ValueError, match="to_unit_range"):
@@ -92,10 +82,10 @@ def test_fit_accepts_numpy_and_rejects_bad_input(mnist_images):
         gan.fit(mnist_images[:8] * 255)
 
 
-def test_fit_rejects_labels_and_wrong_shapes(mnist_images):
+def test_fit_rejects_labels_and_wrong_shapes(mnist_images, make_gan):
     import tensorflow as tf
 
-    gan = small_gan()
+    gan = make_gan()
     labelled = tf.data.Dataset.from_tensor_slices((mnist_images[:8], np.zeros(8))).batch(4)
     with pytest.raises(ValueError, match="images only"):
         gan.fit(labelled, verbose=0)
@@ -112,9 +102,9 @@ def test_mismatched_pair_rejected():
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(policy, mnist_images):
+def test_mixed_precision(policy, mnist_images, make_gan):
     keras.mixed_precision.set_global_policy(policy)
-    gan = small_gan()
+    gan = make_gan()
     scaled = isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
     assert scaled == isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
     assert scaled == (policy == "mixed_float16")  # loss scaling on *both* optimizers
@@ -131,15 +121,15 @@ def test_jit_compile_is_honoured(mnist_images):
     assert np.isfinite(logs["d_loss"])
 
 
-def test_generate_is_reproducible_and_in_range():
-    gan = small_gan()
+def test_generate_is_reproducible_and_in_range(make_gan):
+    gan = make_gan()
     first, second = gan.generate(5, seed=7), gan.generate(5, seed=7)
     np.testing.assert_array_equal(first, second)
     assert first.shape == (5, *SHAPE) and first.min() >= -1 and first.max() <= 1
 
 
-def test_save_and_load_round_trip(tmp_path, mnist_images):
-    gan = small_gan()
+def test_save_and_load_round_trip(tmp_path, mnist_images, make_gan):
+    gan = make_gan()
     gan.train_on_batch(mnist_images[:32])
     gan.save(tmp_path / "dcgan.keras")
     gan.generator.save(tmp_path / "generator.keras")
@@ -166,38 +156,3 @@ def test_save_and_load_round_trip(tmp_path, mnist_images):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert float(result.stdout.strip().splitlines()[-1]) == 0.0
 
-
-class _StopAfter(keras.callbacks.Callback):
-    """Simulates a crash after epoch ``epoch`` (0-based) was backed up."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt("killed")
-
-
-def test_interrupted_run_resumes_at_the_next_epoch(tmp_path, mnist_images):
-    data = make_dataset(mnist_images[:256], 64)
-    backup_dir = str(tmp_path / "backup")
-    gan = small_gan()
-    with pytest.raises(KeyboardInterrupt):
-        gan.fit(data, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(backup_dir), _StopAfter(1)])
-    assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 2
-    assert not list((tmp_path / "backup").glob("partial-*"))  # no half-written files left
-    saved_generator = _weights(gan.generator)
-    saved_steps = int(gan.g_optimizer.iterations)
-
-    fresh = small_gan(seed=1)  # different initial weights: the backup must win
-    seen = []
-    resume = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
-    check = keras.callbacks.LambdaCallback(
-        on_train_begin=lambda logs: (
-            [np.testing.assert_array_equal(a, b) for a, b in zip(_weights(fresh.generator), saved_generator)],
-            seen.append(("steps", int(fresh.g_optimizer.iterations))),
-        )
-    )
-    fresh.fit(data, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(backup_dir), check, resume])
-    assert seen == [("steps", saved_steps), 2, 3]

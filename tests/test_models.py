@@ -6,7 +6,7 @@ import keras
 from keras import layers
 
 from dcgan_keras import build_discriminator, build_generator
-from dcgan_keras.models import valid_image_sizes
+from dcgan_keras.models import multiply_adds, valid_image_sizes
 
 SIZES = [8, 14, 16, 28, 32, 56, 64, 128]
 
@@ -207,3 +207,22 @@ def test_sigmoid_output_makes_unit_range_images():
     assert images.min() >= 0.0 and images.max() <= 1.0 and abs(images.mean() - 0.5) < 0.05
     with pytest.raises(ValueError, match="'tanh' or 'sigmoid'"):
         build_generator(output_activation="relu")
+
+
+def test_multiply_adds_counts_convolutions_and_dense():
+    images = keras.Input(shape=(8, 8, 2))
+    x = layers.Conv2D(3, 5, strides=2, padding="same")(images)  # 4x4x3 outputs, 5*5*2 each
+    model = keras.Model(images, layers.Dense(1)(layers.Flatten()(x)))
+    assert multiply_adds(model) == 4 * 4 * 3 * 25 * 2 + 48
+    strided = build_discriminator((28, 28, 1), 4, seed=0)
+    pooled = build_discriminator((28, 28, 1), 4, seed=0, downsampling="pooling")
+    assert strided.count_params() == pooled.count_params()
+    assert multiply_adds(pooled) - 392 == 4 * (multiply_adds(strided) - 392)
+
+
+def test_multiply_adds_of_a_transposed_convolution_count_each_input_value():
+    z = keras.Input(shape=(3, 3, 4))
+    up = keras.Model(z, layers.Conv2DTranspose(2, 5, strides=2, padding="same")(z))  # 3x3x4 in, 6x6x2 out
+    assert multiply_adds(up) == 3 * 3 * 4 * 25 * 2
+    same = build_generator(8, (28, 28, 1), width=4, seed=0, upsampling="subpixel")
+    assert multiply_adds(same) == multiply_adds(build_generator(8, (28, 28, 1), width=4, seed=0))

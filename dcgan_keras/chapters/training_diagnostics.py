@@ -1,6 +1,6 @@
 """Reading a GAN's training: diversity, collapse, BatchNorm probes, progress figures.
 
-Notebook 04 explains these. A GAN's losses do not say whether its samples are
+Notebook 04 (the training loop) explains these. A GAN's losses do not say whether its samples are
 good, so the notebook measures the samples themselves:
 
 - ``sample_diversity``: the mean pairwise distance of generated images divided
@@ -18,7 +18,16 @@ import math
 import time
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
+from keras import ops
+from PIL import Image
+
+from dcgan_keras.chapters.measures import mean_pairwise_distance, nearest_labels, pairwise_distances
+from dcgan_keras.compute import gradients, predict
+from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
+from dcgan_keras.data import make_dataset
+from dcgan_keras.gan import latent_noise
 
 # At the theoretical equilibrium D(x) = D(G(z)) = 1/2 everywhere, so each half
 # of D's loss is -log(1/2) and G's non-saturating loss is -log(1/2).
@@ -26,28 +35,7 @@ EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
 
 
-# --- distances between images -----------------------------------------------
-
-
-def _flat(images):
-    # float64: the |a|^2 + |b|^2 - 2ab expansion loses digits in float32.
-    return np.asarray(images, dtype="float64").reshape(len(images), -1)
-
-
-def pairwise_distances(images, others=None):
-    """Euclidean distances between every image of ``images`` and of ``others``."""
-    a = _flat(images)
-    b = a if others is None else _flat(others)
-    squared = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
-    return np.sqrt(np.maximum(squared, 0.0))
-
-
-def mean_pairwise_distance(images):
-    """The mean distance over all distinct pairs of ``images``."""
-    if len(images) < 2:
-        raise ValueError("Need at least 2 images to measure their spread.")
-    distances = pairwise_distances(images)
-    return float(distances[np.triu_indices(len(images), k=1)].mean())
+# --- diversity and collapse ---------------------------------------------------
 
 
 def sample_diversity(images, reference):
@@ -74,14 +62,6 @@ def reference_split(images, labels=None, num_reference=1000, num_held_out=128, s
     reference_labels = None if labels is None else np.asarray(labels)[reference]
     return images[reference], images[held_out], reference_labels
 
-
-def nearest_labels(images, reference, reference_labels):
-    """The label of each image's nearest reference image: a 1-nearest-neighbour classifier.
-
-    No training needed; on MNIST with 1,000 reference digits it is right about
-    nine times in ten, enough to see which digits a generator makes.
-    """
-    return np.asarray(reference_labels)[pairwise_distances(images, reference).argmin(1)]
 
 
 def class_shares(labels, num_classes=10):
@@ -134,8 +114,6 @@ class DiversityTracker(keras.callbacks.Callback):
         self.history = []
 
     def on_epoch_end(self, epoch, logs=None):
-        from dcgan_keras.gan import latent_noise
-
         z = latent_noise(self.num_images, self.model.latent_dim, self.seed)
         images = self.model.generate(self.num_images, z=z)
         row = {
@@ -154,15 +132,12 @@ def train_and_track(gan, images, steps, checkpoints, tracker, batch_size=64, see
     The data repeats, so an "epoch" here is just a measuring interval. Returns
     the training time in seconds (tracking included).
     """
-    from dcgan_keras.console import NOISE, filtered_stderr
-    from dcgan_keras.data import make_dataset
-
     dataset = make_dataset(images, batch_size, seed=seed).repeat()
     started = time.perf_counter()
     # Without BatchNorm, TensorFlow's graph optimiser tries to fuse each biased
     # convolution with its LeakyReLU, fails, logs "remapper failed" from C++ and
     # runs the unfused graph: harmless, so that one line is dropped.
-    with filtered_stderr(NOISE + ("remapper failed",)):
+    with filtered_stderr(TRAINING_NOISE):
         gan.fit(dataset, epochs=checkpoints, steps_per_epoch=steps // checkpoints, verbose=0,
                 callbacks=[tracker, *callbacks])
     return time.perf_counter() - started
@@ -215,8 +190,6 @@ def minimax_generator_loss(fake_logits):
     G would minimise it; written as ``-softplus(logit)`` so it stays finite.
     Only for comparison: ``dcgan_keras.gan.generator_loss`` is what trains G.
     """
-    from keras import ops
-
     return ops.mean(-ops.softplus(ops.cast(fake_logits, "float32")))
 
 
@@ -227,35 +200,17 @@ def generator_loss_curves(d_values, loss_fns):
     per value, so the batch mean does not rescale them). Returns a dict
     ``name -> (losses, gradients)`` of numpy arrays.
     """
-    import tensorflow as tf
-
     d_values = np.asarray(d_values, dtype="float32")
-    logits = np.log(d_values / (1 - d_values))  # the inverse of the sigmoid
+    logits = np.log(d_values / (1 - d_values))[:, None, None]  # the inverse of the sigmoid
     curves = {}
     for name, loss_fn in loss_fns.items():
-        losses, gradients = [], []
-        for logit in logits:
-            variable = tf.Variable([[logit]])
-            with tf.GradientTape() as tape:
-                loss = loss_fn(variable)
-            losses.append(float(loss))
-            gradients.append(float(tape.gradient(loss, variable)[0, 0]))
-        curves[name] = (np.array(losses), np.array(gradients))
+        losses = [float(ops.convert_to_numpy(loss_fn(ops.convert_to_tensor(logit)))) for logit in logits]
+        slopes = [float(gradients(loss_fn, logit)[0, 0]) for logit in logits]
+        curves[name] = (np.array(losses), np.array(slopes))
     return curves
 
 
 # --- BatchNorm probes -----------------------------------------------------------
-
-
-def _stateless_values(model):
-    return [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]
-
-
-def _run(model, inputs, training):
-    """``model(inputs, training)`` without updating BatchNorm's moving statistics."""
-    trainable, non_trainable = _stateless_values(model)
-    outputs, _ = model.stateless_call(trainable, non_trainable, inputs, training=training)
-    return outputs
 
 
 def _channel_means(x):
@@ -283,10 +238,10 @@ def batch_norm_probe(discriminator, real, fake, layer_name=None):
     layer = discriminator.get_layer(layer_name)
     to_input = keras.Model(discriminator.input, layer.input)
     # The first BN's input has no BN before it, so the training flag does not change it.
-    pre_real, pre_fake = np.asarray(to_input(real)), np.asarray(to_input(fake))
+    pre_real, pre_fake = predict(to_input, real), predict(to_input, fake)
     mixed = np.concatenate([pre_real, pre_fake])
-    out_real, out_fake = (np.asarray(_run(layer, x, True)) for x in (pre_real, pre_fake))
-    out_mixed = np.asarray(_run(layer, mixed, True))
+    out_real, out_fake = (predict(layer, x, training=True) for x in (pre_real, pre_fake))
+    out_mixed = predict(layer, mixed, training=True)
     n = len(pre_real)
     return {
         "layer": layer_name,
@@ -294,8 +249,8 @@ def batch_norm_probe(discriminator, real, fake, layer_name=None):
         "pre_fake": _channel_means(pre_fake),
         "pre_mixed": _channel_means(mixed),
         "var_real": pre_real.reshape(-1, pre_real.shape[-1]).var(0),
-        "moving_mean": np.asarray(layer.moving_mean),
-        "moving_variance": np.asarray(layer.moving_variance),
+        "moving_mean": ops.convert_to_numpy(layer.moving_mean),
+        "moving_variance": ops.convert_to_numpy(layer.moving_variance),
         "separately": (_channel_means(out_real), _channel_means(out_fake)),
         "mixed": (_channel_means(out_mixed[:n]), _channel_means(out_mixed[n:])),
     }
@@ -303,7 +258,7 @@ def batch_norm_probe(discriminator, real, fake, layer_name=None):
 
 def training_mode_gap(model, inputs):
     """Outputs of ``model`` in training and in inference mode, without side effects."""
-    return np.asarray(_run(model, inputs, True)), np.asarray(_run(model, inputs, False))
+    return predict(model, inputs, training=True), predict(model, inputs, training=False)
 
 
 def layer_spread(generator, z, training=True):
@@ -315,8 +270,8 @@ def layer_spread(generator, z, training=True):
     """
     names = [layer.name for layer in generator.layers if layer.name.endswith("_relu") or layer.name == "tanh"]
     probe = keras.Model(generator.input, [generator.get_layer(name).output for name in names])
-    outputs = _run(probe, z, training)
-    return {name: float(np.asarray(x).std(0).mean()) for name, x in zip(names, outputs)}
+    outputs = predict(probe, z, training=training)
+    return {name: float(x.std(0).mean()) for name, x in zip(names, outputs)}
 
 
 # --- figures ----------------------------------------------------------------------
@@ -324,9 +279,6 @@ def layer_spread(generator, z, training=True):
 
 def grid_strip(frame_paths, labels=None, figsize=(10, 2.6)):
     """Show several sample-grid PNGs (e.g. SampleGrid's, one per epoch) in one row."""
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
     figure, axes = plt.subplots(1, len(frame_paths), figsize=figsize, squeeze=False)
     for index, (axis, path) in enumerate(zip(axes[0], frame_paths)):
         with Image.open(path) as picture:
@@ -337,17 +289,6 @@ def grid_strip(frame_paths, labels=None, figsize=(10, 2.6)):
     return figure
 
 
-def compare_samples(named_images, columns=8, figsize=(10, 3.2)):
-    """One panel of samples per entry of ``{title: images in [-1, 1]}``."""
-    import matplotlib.pyplot as plt
-
-    from dcgan_keras.plotting import show_images
-
-    figure, axes = plt.subplots(1, len(named_images), figsize=figsize, squeeze=False)
-    for axis, (title, images) in zip(axes[0], named_images.items()):
-        show_images(axis, images, columns, title)
-    figure.tight_layout()
-    return figure
 
 
 def annotate_equilibrium(figure):
@@ -367,8 +308,6 @@ def annotate_equilibrium(figure):
 
 def plot_tracked(histories, keys=("diversity", "d_loss"), figsize=(10, 3.2)):
     """Plot ``DiversityTracker.history`` entries of several runs, one panel per key."""
-    import matplotlib.pyplot as plt
-
     figure, axes = plt.subplots(1, len(keys), figsize=figsize, squeeze=False)
     for axis, key in zip(axes[0], keys):
         for name, history in histories.items():

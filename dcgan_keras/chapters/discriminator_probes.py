@@ -1,67 +1,32 @@
 """Measurements on discriminators: saliency, dead gradients, detail sensitivity.
 
-Notebook 03 explains these. Everything takes a Keras model that maps images
-(N, H, W, C) to one logit per image, e.g. ``build_discriminator(...)``, and
-returns numpy. The only backend-specific code is ``_gradients`` (a TensorFlow
-``GradientTape``); another backend needs only another version of it.
+Notebook 03 (discriminator design) explains these. Everything takes a Keras
+model that maps images (N, H, W, C) to one logit per image, e.g.
+``build_discriminator(...)``, and returns numpy. Forward passes and gradients
+go through ``dcgan_keras.compute``, so the probes run on every backend.
 
 By default the probes run the model in inference mode (``training=False``):
 BatchNorm then uses its moving statistics, so each image's logit depends on
 that image alone and a batch's summed logit has per-image gradients. With
 ``training=True`` BatchNorm normalises with the batch's own statistics, as it
-does inside ``DCGAN.train_step``; the moving statistics are restored afterwards
-so that probing never changes the model.
+does inside ``DCGAN.train_step``; its moving statistics are never updated, so
+probing never changes the model.
 """
 
-import contextlib
-
-import numpy as np
 import keras
-from keras import layers
+import matplotlib.pyplot as plt
+import numpy as np
+from keras import layers, ops
+
+from dcgan_keras.compute import gradients, predict
+from dcgan_keras.gan import paper_optimizer
 
 # Layers whose backward pass can stop a gradient: ReLU (zero slope below 0),
 # LeakyReLU (never zero), max pooling (only the window's maximum gets it).
 GATING_LAYERS = (layers.ReLU, layers.LeakyReLU, layers.MaxPooling2D)
 
 
-# --- the one backend-specific function --------------------------------------
-
-
-def _gradients(model, images, training=False):
-    """Gradients of the batch's summed logit w.r.t. the images and every probe.
-
-    ``model`` returns either the logits, or a list ``[*probe_tensors, logits]``.
-    Returns ``[d/d images, d/d probe_1, ...]`` as numpy (zeros where a probe
-    does not reach the logit).
-    """
-    import tensorflow as tf
-
-    images = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
-    with tf.GradientTape() as tape:
-        tape.watch(images)
-        outputs = model(images, training=training)
-        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        *probes, logit_values = outputs
-        total = tf.reduce_sum(tf.cast(logit_values, "float32"))
-    grads = tape.gradient(total, [images, *probes])
-    return [
-        np.zeros(tuple(t.shape), "float32") if g is None else g.numpy()
-        for g, t in zip(grads, [images, *probes])
-    ]
-
-
 # --- forward passes -----------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _frozen_state(model):
-    """Undo what a ``training=True`` call does to BatchNorm's moving statistics."""
-    saved = [variable.numpy() for variable in model.non_trainable_variables]
-    try:
-        yield
-    finally:
-        for variable, value in zip(model.non_trainable_variables, saved):
-            variable.assign(value)
 
 
 def _tap(model, names, where="output"):
@@ -77,19 +42,12 @@ def _single_input(model):
 
 def logits(model, images, training=False, batch_size=500):
     """The model's logits as a flat numpy array (state untouched)."""
-    with _frozen_state(model):
-        chunks = [
-            keras.ops.convert_to_numpy(model(images[i : i + batch_size], training=training))
-            for i in range(0, len(images), batch_size)
-        ]
-    return np.concatenate(chunks).reshape(-1)
+    return predict(model, images, batch_size, training).reshape(-1)
 
 
 def layer_outputs(model, images, names, training=False):
     """{name: that layer's output} for one batch, plus "logit"."""
-    with _frozen_state(model):
-        outputs = _tap(model, names)(np.asarray(images, "float32"), training=training)
-    values = [keras.ops.convert_to_numpy(t) for t in outputs]
+    values = predict(_tap(model, names), np.asarray(images, "float32"), training=training)
     return dict(zip([*names, "logit"], values))
 
 
@@ -118,8 +76,37 @@ def shift_sensitivity(model, images, names, shift=1, training=False):
 
 def input_gradients(model, images, training=False):
     """d logit / d image for every image: a saliency map of the same shape."""
-    with _frozen_state(model):
-        return _gradients(model, images, training)[0]
+    return gradients(lambda x: ops.sum(model(x, training=training)), images)
+
+
+def _stack(model):
+    """The model's layers in order, checked to form a plain stack (each feeds only the next)."""
+    stack = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
+    feeds = [model.inputs[0], *(layer.output for layer in stack[:-1])]
+    if len(model.inputs) != 1 or any(layer.input is not fed for layer, fed in zip(stack, feeds)):
+        raise ValueError(f"{model.name} is not a plain stack of layers; these probes need one.")
+    return stack
+
+
+def _gradients_at_inputs(model, images, names, training=False):
+    """d(summed logits) / d images, and / d the input of each named layer.
+
+    The model is run layer by layer with a zero tensor added in front of each
+    named layer; the gradient with respect to that zero is the gradient
+    arriving at the layer's input, on any backend.
+    """
+    stack = _stack(model)
+    images = np.asarray(images, "float32")
+    inputs = {layer.name: layer.input for layer in stack}
+    zeros = [np.zeros((len(images), *inputs[name].shape[1:]), "float32") for name in names]
+
+    def total(x, offsets):
+        offset = dict(zip(names, offsets))
+        for layer in stack:
+            x = layer(x + offset[layer.name] if layer.name in offset else x, training=training)
+        return ops.sum(x)
+
+    return gradients(total, images, zeros)
 
 
 def gating_layers(model):
@@ -136,10 +123,9 @@ def zero_gradient_fraction(model, images, names=None, training=False):
     through it for this image. ``"image"`` is the same fraction for the pixels.
     """
     names = gating_layers(model) if names is None else list(names)
-    with _frozen_state(model):
-        grads = _gradients(_tap(model, names, "input"), images, training)
-    fractions = {name: float(np.mean(g == 0)) for name, g in zip(names, grads[1:])}
-    fractions["image"] = float(np.mean(grads[0] == 0))
+    image_grads, layer_grads = _gradients_at_inputs(model, images, names, training)
+    fractions = {name: float(np.mean(g == 0)) for name, g in zip(names, layer_grads)}
+    fractions["image"] = float(np.mean(image_grads == 0))
     return fractions
 
 
@@ -195,20 +181,6 @@ def mean_spectrum(maps, bins=10):
     return (edges[:-1] + edges[1:]) / 2, np.array(share)
 
 
-def band_noise(shape, band, norm, seed=0, cutoff=0.25):
-    """Gaussian noise keeping only frequencies below ("low") or above ("high") ``cutoff``.
-
-    Each image's noise is scaled to L2 norm ``norm``, so the two bands are
-    perturbations of exactly the same size.
-    """
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal(shape)[..., 0]
-    high = radial_frequency(shape[1]) > cutoff
-    keep = high if band == "high" else ~high
-    noise = np.real(np.fft.ifft2(np.fft.fft2(noise) * keep))
-    noise *= norm / np.linalg.norm(noise.reshape(len(noise), -1), axis=1)[:, None, None]
-    return noise[..., None].astype("float32")
-
 
 # --- training and scoring a discriminator on its own --------------------------
 
@@ -219,8 +191,6 @@ def train_real_vs_fake(model, real, fake, steps, batch_size=64, seed=0):
     As in ``DCGAN.train_step`` a batch is all real or all fake (BatchNorm never
     mixes them) and the optimizer is the paper's Adam. Returns the loss per step.
     """
-    from dcgan_keras.gan import paper_optimizer
-
     model.compile(optimizer=paper_optimizer(), loss=keras.losses.BinaryCrossentropy(from_logits=True))
     rng = np.random.default_rng(seed)
     ones, zeros = np.ones((batch_size, 1), "float32"), np.zeros((batch_size, 1), "float32")
@@ -266,21 +236,10 @@ def logit_weight_map(discriminator):
     channel; a cell's norm says how strongly the logit listens to that place.
     """
     grid = tuple(discriminator.get_layer("flatten").input.shape[1:])
-    kernel = keras.ops.convert_to_numpy(discriminator.get_layer("logit").kernel)
+    kernel = ops.convert_to_numpy(discriminator.get_layer("logit").kernel)
     return np.linalg.norm(kernel.reshape(grid), axis=-1)
 
 
-def multiply_adds(model):
-    """Multiply-adds of one forward pass per image: convolutions and dense layers."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            out_h, out_w, out_c = layer.output.shape[1:]
-            in_c = layer.input.shape[-1]
-            total += out_h * out_w * out_c * int(np.prod(layer.kernel_size)) * in_c
-        elif isinstance(layer, layers.Dense):
-            total += layer.input.shape[-1] * layer.units
-    return int(total)
 
 
 # --- figures ----------------------------------------------------------------------
@@ -300,8 +259,6 @@ def grouped_bars(ax, labels, series, fmt="{:.2f}"):
 
 def saliency_figure(images, grads, titles, rows=2):
     """Images above their input-gradient maps (red: raising the pixel raises the logit)."""
-    import matplotlib.pyplot as plt
-
     columns = len(images) // rows
     figure, axes = plt.subplots(2 * rows, columns, figsize=(1.2 * columns, 2.5 * rows))
     for index, (image, grad, title) in enumerate(zip(images, grads, titles)):

@@ -1,24 +1,27 @@
 """Probes for the generator's anatomy: sizes, pooling, the latent space, activations.
 
-Notebook 01 explains this. Every function here measures or draws something
+Notebook 01 (generator upsampling) shows what these measure. Every function here measures or draws something
 about a model built by ``dcgan_keras.models``; none of them trains anything.
 
 - layer tables: name, output shape, how many numbers, parameters, a note;
 - pooling: two inputs that 2x2 max pooling cannot tell apart, a strided
   convolution that can, and how little pooling changes under small shifts;
 - the latent space: sweeping one coordinate of z, per-coordinate sensitivity,
-  simple digit traits (ink, slant) and a 1-nearest-neighbour label;
+  simple digit traits (``measures.stroke_thickness``, ``measures.slant``) and a
+  1-nearest-neighbour label;
 - sample quality numbers: diversity, sharpness, histogram and nearest-data distances;
 - activations: derivatives, and the gradient that reaches the ``project`` layer.
 """
 
 import itertools
 
+import keras
 import numpy as np
+from keras import ops
 
+from dcgan_keras.chapters.measures import mean_pairwise_distance, nearest_neighbours, slant, stroke_thickness
+from dcgan_keras.compute import weight_gradients
 from dcgan_keras.conv_arithmetic import conv2d
-from dcgan_keras.diagnostics import mean_pairwise_distance, pairwise_distances
-from dcgan_keras.plotting import show_images  # noqa: F401  (notebook 01 calls anatomy.show_images)
 
 
 # --- layer tables -----------------------------------------------------------
@@ -170,38 +173,6 @@ def coordinate_sweeps(z, indices, values):
     return np.concatenate([vary_coordinate(z, index, values) for index in indices])
 
 
-def ink(images):
-    """Fraction of pixels brighter than mid-grey (> 0 in [-1, 1]): stroke thickness."""
-    return (images[..., 0] > 0).mean(axis=(1, 2))
-
-
-def slant(images):
-    """Shear of the ink, sum (x - cx)(y - cy) w / sum (y - cy)^2 w, per image.
-
-    Positive when the top of the digit leans right (y grows downward, so the
-    sign is flipped to match how a reader sees it).
-    """
-    weights = (images[..., 0] + 1.0) / 2.0
-    height, width = weights.shape[1:]
-    ys, xs = np.mgrid[0:height, 0:width].astype("float64")
-    total = weights.sum(axis=(1, 2)) + 1e-9
-    cy = (weights * ys).sum(axis=(1, 2)) / total
-    cx = (weights * xs).sum(axis=(1, 2)) / total
-    dy, dx = ys[None] - cy[:, None, None], xs[None] - cx[:, None, None]
-    return -(weights * dx * dy).sum(axis=(1, 2)) / ((weights * dy * dy).sum(axis=(1, 2)) + 1e-9)
-
-
-def nearest_neighbours(images, reference, chunk=1024):
-    """Index of and RMS distance to the nearest ``reference`` image, for each image."""
-    pixels = int(np.prod(reference.shape[1:]))
-    indices, distances = [], []
-    for start in range(0, len(images), chunk):  # chunks: a full distance matrix can be GBs
-        gaps = pairwise_distances(images[start : start + chunk], reference)
-        best = gaps.argmin(axis=1)
-        indices.append(best)
-        distances.append(gaps[np.arange(len(best)), best] / np.sqrt(pixels))
-    return np.concatenate(indices), np.concatenate(distances)
-
 
 def sweep_effects(generate, z_base, reference, labels, low=-2.0, high=2.0):
     """What moving each coordinate of z from ``low`` to ``high`` does, averaged over ``z_base``.
@@ -209,7 +180,8 @@ def sweep_effects(generate, z_base, reference, labels, low=-2.0, high=2.0):
     ``generate`` maps a (N, dim) array of z to images in [-1, 1]. Returns a dict
     of (dim,) arrays: ``rms`` pixel change per unit of the coordinate,
     ``label_flip`` (fraction of digits whose 1-nearest-neighbour label
-    changes), ``ink`` and ``slant`` changes (high minus low, mean).
+    changes), ``ink`` (``measures.stroke_thickness``, the mean ink) and
+    ``slant`` changes (high minus low, mean).
     """
     count, dim = z_base.shape
     lows, highs = np.repeat(z_base, dim, axis=0), np.repeat(z_base, dim, axis=0)
@@ -220,7 +192,7 @@ def sweep_effects(generate, z_base, reference, labels, low=-2.0, high=2.0):
     per_image = {
         "rms": np.sqrt(((a - b) ** 2).mean(axis=(1, 2, 3))) / (high - low),
         "label_flip": (labels[nearest_neighbours(a, reference)[0]] != labels[nearest_neighbours(b, reference)[0]]),
-        "ink": ink(b) - ink(a),
+        "ink": stroke_thickness(b) - stroke_thickness(a),
         "slant": slant(b) - slant(a),
     }
     # rows are ordered (base 0: coord 0..dim-1), (base 1: ...): average over bases
@@ -282,11 +254,6 @@ def activation_derivatives(x):
     }
 
 
-def mean_derivative(activation, scale, samples=200_000, seed=0):
-    """E[f'(s * u)] for u ~ N(0, 1): the average gain of one layer at pre-activation scale s."""
-    x = scale * np.random.default_rng(seed).standard_normal(samples)
-    return float(activation_derivatives(x)[activation][1].mean())
-
 
 def passing_fraction(activation, scale, threshold=0.1, samples=200_000, seed=0):
     """Share of units with slope f'(s * u) >= ``threshold``, u ~ N(0, 1).
@@ -303,8 +270,6 @@ def swap_hidden_activation(generator, activation):
 
     Used to ask "what if the hidden layers saturated?" on the real architecture.
     """
-    import keras
-
     def clone(layer):
         if isinstance(layer, keras.layers.ReLU):
             return keras.layers.Activation(activation, name=layer.name)
@@ -322,15 +287,13 @@ def gradient_norms(generator, z, seed=0, layers=("project", "to_image")):
     for "whatever the discriminator asks for", the same for every generator
     compared. BatchNorm runs in training mode, as it does during training.
     """
-    import tensorflow as tf
-
     direction = np.random.default_rng(seed).standard_normal((1, *generator.output_shape[1:])).astype("float32")
-    kernels = [generator.get_layer(name).kernel for name in layers]
-    with tf.GradientTape() as tape:
-        images = generator(z, training=True)
-        loss = tf.reduce_mean(tf.reduce_sum(images * direction, axis=(1, 2, 3)))
-    grads = tape.gradient(loss, kernels)
-    return {name: float(tf.norm(grad)) for name, grad in zip(layers, grads)}
+
+    def loss(images):
+        return ops.mean(ops.sum(ops.multiply(images, direction), axis=(1, 2, 3)))
+
+    grads = weight_gradients(generator, loss, z, training=True)
+    return {name: float(np.linalg.norm(grads[generator.get_layer(name).kernel.path])) for name in layers}
 
 
 def with_scaled_gamma(generator, factor, names=("project_bn",)):
@@ -342,8 +305,6 @@ def with_scaled_gamma(generator, factor, names=("project_bn",)):
     whose activation feeds another normalised layer: the output tanh is left
     alone, so only the hidden activation is being tested.
     """
-    import keras
-
     copy = keras.models.clone_model(generator)
     copy.set_weights(generator.get_weights())
     for name in names:
@@ -359,26 +320,7 @@ def copy_projection(dense_generator, conv_generator):
     channels) and moved to Keras' Conv2DTranspose layout (size, size,
     channels, dim): output pixel (i, j, c) = sum_k z_k W[k, i, j, c] in both.
     """
-    dense = dense_generator.get_layer("project").kernel.numpy()
+    dense = ops.convert_to_numpy(dense_generator.get_layer("project").kernel)
     layer = conv_generator.get_layer("project")
     size, _, channels, dim = layer.kernel.shape
     layer.kernel.assign(dense.reshape(dim, size, size, channels).transpose(1, 2, 3, 0))
-
-
-# --- drawing ------------------------------------------------------------------
-
-
-def draw_arrays(arrays, titles, figsize=(10, 3)):
-    """Small 2-D arrays side by side, each cell labelled with its value."""
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(arrays), figsize=figsize)
-    for axis, array, title in zip(np.atleast_1d(axes), arrays, titles):
-        axis.imshow(array, cmap="viridis", vmin=0, vmax=max(float(np.max(a)) for a in arrays))
-        for (row, column), value in np.ndenumerate(array):
-            axis.text(column, row, f"{value:g}", ha="center", va="center", color="w", fontsize=8)
-        axis.set_title(title, fontsize=9)
-        axis.set_xticks([])
-        axis.set_yticks([])
-    figure.tight_layout()
-    return figure

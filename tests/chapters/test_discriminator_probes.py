@@ -1,4 +1,4 @@
-"""dcgan_keras.probes against oracles: linear models, known pre-activations, pure frequencies."""
+"""dcgan_keras.chapters.discriminator_probes against oracles: linear models, known pre-activations, pure frequencies."""
 
 import numpy as np
 import keras
@@ -6,7 +6,7 @@ import pytest
 from keras import layers
 
 from dcgan_keras import build_discriminator
-from dcgan_keras import probes
+from dcgan_keras.chapters import discriminator_probes as probes
 
 
 def _linear_model(shape=(8, 8, 1), seed=0):
@@ -114,13 +114,6 @@ def test_high_frequency_fraction_of_pure_patterns():
     assert share.sum() == pytest.approx(1.0) and share[-1] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("band, expected", [("high", 1.0), ("low", 0.0)])
-def test_band_noise_has_its_norm_and_band(band, expected):
-    noise = probes.band_noise((5, 16, 16, 1), band, norm=3.0, seed=0)
-    norms = np.linalg.norm(noise.reshape(5, -1), axis=1)
-    np.testing.assert_allclose(norms, 3.0, rtol=1e-5)
-    assert probes.high_frequency_fraction(noise) == pytest.approx(expected, abs=1e-6)
-
 
 def test_logit_weight_map_and_dense_head():
     discriminator = build_discriminator((28, 28, 1), 4, seed=0)  # flatten: 7x7x8
@@ -131,17 +124,6 @@ def test_logit_weight_map_and_dense_head():
     dense = probes.with_dense_head(discriminator, units=10)
     added = (392 * 10 + 10) + (10 + 1) - (392 + 1)  # hidden + new logit - old logit
     assert dense.count_params() == discriminator.count_params() + added
-
-
-def test_multiply_adds_counts_convolutions_and_dense():
-    images = keras.Input(shape=(8, 8, 2))
-    x = layers.Conv2D(3, 5, strides=2, padding="same")(images)  # 4x4x3 outputs, 5*5*2 each
-    model = keras.Model(images, layers.Dense(1)(layers.Flatten()(x)))
-    assert probes.multiply_adds(model) == 4 * 4 * 3 * 25 * 2 + 48
-    strided = build_discriminator((28, 28, 1), 4, seed=0)
-    pooled = build_discriminator((28, 28, 1), 4, seed=0, downsampling="pooling")
-    assert strided.count_params() == pooled.count_params()
-    assert probes.multiply_adds(pooled) - 392 == 4 * (probes.multiply_adds(strided) - 392)
 
 
 def test_training_separates_an_easy_pair():

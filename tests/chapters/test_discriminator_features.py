@@ -1,4 +1,4 @@
-"""dcgan_keras.features: discriminator features, balanced subsets, the ridge probe."""
+"""dcgan_keras.chapters.discriminator_features: discriminator features, balanced subsets, the ridge probe."""
 
 import math
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dcgan_keras import build_discriminator
-from dcgan_keras import features as ft
+from dcgan_keras.chapters import discriminator_features as ft
 from dcgan_keras.data import load_embedded_mnist, to_unit_range
 
 SHAPE = (28, 28, 1)

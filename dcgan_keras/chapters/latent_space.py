@@ -1,13 +1,14 @@
 """Walking and doing arithmetic in the latent space (the paper's sections 6.1 and 6.3).
 
-Notebook 05 uses these pieces:
+Notebook 05 (experiments), sections 4 and 5, uses these pieces:
 
 - ``norm_profile``: the norm of each point of an interpolation path, to show
   that a straight line dips inside the shell where z ~ N(0, I) lives and a
   spherical one (``dcgan_keras.gan.interpolate(..., method="spherical")``)
   does not;
-- ``stroke_thickness`` and ``slant``: two measurable "concepts" of a digit,
-  so that exemplars can be picked by a number instead of by eye;
+- ``measures.stroke_thickness`` and ``measures.slant`` (in the sibling module):
+  two measurable "concepts" of a digit, so that exemplars can be picked by a
+  number instead of by eye;
 - ``pick_exemplars``, ``concept_average``, ``latent_arithmetic`` and
   ``with_jitter``: the paper's vector arithmetic on the mean z of three
   exemplars per concept, shown with jittered neighbours of the result;
@@ -31,57 +32,6 @@ def norm_profile(path):
         raise ValueError(f"path must be (steps, dim), got shape {path.shape}.")
     return np.linalg.norm(path, axis=1)
 
-
-# --- measurable concepts of a digit ---------------------------------------------------
-
-
-def _ink(images):
-    """Ink in [0, 1] per pixel, (N, H, W) float64: white (+1) is ink, black (-1) is none."""
-    images = np.asarray(images, dtype="float64")
-    if images.ndim == 4:
-        images = images.mean(-1)  # RGB or one channel: ink is the brightness
-    if images.ndim != 3:
-        raise ValueError(
-            f"images must be (N, H, W) or (N, H, W, C) in [-1, 1], got shape {images.shape}; "
-            f"for a single image pass image[None]."
-        )
-    # Clipped so that a value just outside [-1, 1] cannot act as negative ink.
-    return np.clip((images + 1.0) / 2.0, 0.0, 1.0)
-
-
-def stroke_thickness(images):
-    """Mean ink per image: ``mean((image + 1) / 2)``, float32 of shape (N,).
-
-    A proxy for stroke thickness: the same digit drawn with a thicker pen
-    covers more pixels. It also grows with the size of the digit, which on
-    MNIST (digits normalised to a 20x20 box) varies much less than the pen.
-    """
-    return _ink(images).mean(axis=(1, 2)).astype("float32")
-
-
-def slant(images):
-    """How much each digit leans: ``cov(x, y) / var(y)`` of its ink, float32 (N,).
-
-    With ink weights at pixel (x, y), x to the right and y *up*, this is the
-    shear that best maps a vertical stroke onto the ink (the least-squares
-    slope dx/dy): positive leans right like "/", negative leans left like
-    "\\", 0 is upright. A blank image or one flat horizontal stroke has no
-    vertical extent (var(y) = 0) and gets 0.
-    """
-    ink = _ink(images)
-    height, width = ink.shape[1:]
-    y, x = np.mgrid[0:height, 0:width].astype("float64")
-    y = (height - 1) - y  # rows count downwards, y counts upwards
-    total = ink.sum(axis=(1, 2))
-    weights = ink / np.where(total > 0, total, 1.0)[:, None, None]
-    mean_x = (weights * x).sum(axis=(1, 2))
-    mean_y = (weights * y).sum(axis=(1, 2))
-    dx = x[None] - mean_x[:, None, None]
-    dy = y[None] - mean_y[:, None, None]
-    covariance = (weights * dx * dy).sum(axis=(1, 2))
-    variance = (weights * dy**2).sum(axis=(1, 2))
-    flat = variance < 1e-12
-    return np.where(flat, 0.0, covariance / np.where(flat, 1.0, variance)).astype("float32")
 
 
 # --- vector arithmetic on averaged exemplars --------------------------------------------

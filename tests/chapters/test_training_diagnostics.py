@@ -1,4 +1,4 @@
-"""dcgan_keras.diagnostics: sample measures, BatchNorm probes, callbacks, figures."""
+"""dcgan_keras.chapters.training_diagnostics: sample measures, BatchNorm probes, callbacks, figures."""
 
 import math
 
@@ -10,7 +10,7 @@ import pytest
 matplotlib.use("Agg")
 
 from dcgan_keras import DCGAN, build_discriminator, build_generator, generator_loss  # noqa: E402
-from dcgan_keras import diagnostics as dg  # noqa: E402
+from dcgan_keras.chapters import figures, measures, training_diagnostics as dg  # noqa: E402
 from dcgan_keras.callbacks import AtomicBackupAndRestore  # noqa: E402
 from dcgan_keras.data import load_embedded_mnist, make_dataset, to_unit_range  # noqa: E402
 
@@ -26,14 +26,6 @@ def mnist():
 @pytest.fixture(scope="module")
 def split(mnist):
     return dg.reference_split(*mnist, num_reference=500, num_held_out=64)
-
-
-def test_pairwise_distances_match_brute_force():
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(5, 4, 4, 1)), rng.normal(size=(3, 4, 4, 1))
-    brute = np.array([[np.linalg.norm(x - y) for y in b] for x in a])
-    np.testing.assert_allclose(dg.pairwise_distances(a, b), brute, rtol=1e-9)
-    assert np.allclose(np.diag(dg.pairwise_distances(a)), 0.0)
 
 
 def test_identical_images_have_zero_diversity(split):
@@ -72,7 +64,7 @@ def test_collapse_onto_one_class_is_flagged_by_labels(mnist, split):
     report = dg.collapse_report(ones, reference, labels)
     assert report["top_class"] == 1 and report["top_class_share"] > 0.8 and report["collapsed"]
     held = images[-200:]
-    accuracy = (dg.nearest_labels(held, reference, labels) == all_labels[-200:]).mean()
+    accuracy = (measures.nearest_labels(held, reference, labels) == all_labels[-200:]).mean()
     assert accuracy > 0.8
     np.testing.assert_allclose(dg.class_shares([0, 0, 1, 9]), [0.5, 0.25] + [0] * 7 + [0.25])
 
@@ -156,7 +148,7 @@ def test_figures(tmp_path):
     images = np.random.default_rng(0).uniform(-1, 1, (4, 8, 8, 1))
     paths = [save_grid(images, tmp_path / f"e{i}.png") for i in range(3)]
     assert len(dg.grid_strip(paths, ["a", "b", "c"]).axes) == 3
-    assert len(dg.compare_samples({"x": images, "y": images}).axes) == 2
+    assert len(figures.compare_samples({"x": images, "y": images}).axes) == 2
     history = {"d_loss": [1.0, 1.2], "g_loss": [0.8, 0.7], "D_x": [0.6, 0.5], "D_G_z": [0.4, 0.5]}
     figure = dg.annotate_equilibrium(plot_history(history))
     levels = {round(line.get_ydata()[0], 4) for line in figure.axes[0].lines if len(set(line.get_ydata())) == 1}

@@ -8,9 +8,9 @@ import pathlib
 
 import pytest
 
-from dcgan_keras.notebook import notebook_problems
+from dcgan_keras.chapters.notebook import notebook_problems
 
-NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 MODULE_DEFINITIONS = ("def build_generator", "def build_discriminator", "class DCGAN", "def train_step")
 
 
@@ -32,7 +32,7 @@ def test_notebook_imports_rather_than_retypes(path):
 
 
 def test_clean_notebook_round_trip(tmp_path):
-    from dcgan_keras.notebook import clean_notebook
+    from dcgan_keras.chapters.notebook import clean_notebook
 
     notebook = {
         "cells": [
@@ -47,23 +47,3 @@ def test_clean_notebook_round_trip(tmp_path):
     assert notebook_problems(path)  # dirty
     clean_notebook(path)
     assert notebook_problems(path) == []
-
-
-def test_cached_fit_trains_once_then_loads(tmp_path, monkeypatch, mnist_images):
-    import dcgan_keras
-    from dcgan_keras import notebook
-
-    monkeypatch.setattr(notebook, "CACHE", tmp_path)
-    calls = []
-
-    def build():
-        calls.append(1)
-        gan = dcgan_keras.DCGAN.from_shape((28, 28, 1), latent_dim=8, width=4, seed=0)
-        gan.compile()
-        return gan
-
-    first, history = notebook.cached_fit("tiny", build, mnist_images[:256], steps=3)
-    second, cached_history = notebook.cached_fit("tiny", build, mnist_images[:256], steps=3)
-    assert len(calls) == 1 and cached_history == history
-    assert int(second.g_optimizer.iterations) == 3
-    assert not list(tmp_path.rglob("partial-*"))  # written atomically

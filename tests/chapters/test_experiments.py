@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from dcgan_keras import experiments, notebook
+from dcgan_keras.chapters import cached_runs, experiments
 from dcgan_keras.evaluate import MnistEvaluator
 
 
@@ -45,7 +45,7 @@ def test_a_sigmoid_variant_trains_on_unit_range_data():
 
 
 def test_runs_are_cached_and_summarised(tmp_path, monkeypatch):
-    monkeypatch.setattr(notebook, "CACHE", tmp_path)
+    monkeypatch.setattr(cached_runs, "CACHE", tmp_path)
     evaluator = MnistEvaluator(num_subsets=2, subset_size=100)
     variant = experiments.by_name("g-with-sigmoid-output")
     first = experiments.run(variant, 0, 2, evaluator, num_images=100)

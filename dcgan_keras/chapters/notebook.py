@@ -1,12 +1,13 @@
-"""Support for the chapter notebooks: the fast switch, cached runs, clean commits.
+"""Support for the chapter notebooks: the fast switch, the repository's assets, clean commits.
 
-Every notebook's first code cell does ``from dcgan_keras.notebook import FAST, pick``.
+Every notebook's first code cell does ``from dcgan_keras.chapters.notebook import FAST, pick``.
 ``DCGAN_FAST=1`` (set by CI) makes ``pick(fast=..., full=...)`` return the
 small setting, so the same code path runs in a few minutes on 2 CPU cores;
 without it the notebook runs the real experiment.
 
-``python -m dcgan_keras.notebook clean notebooks/*.ipynb`` strips volatile
-metadata before a commit; ``tests/test_notebooks.py`` checks that it was run.
+``python -m dcgan_keras.chapters.notebook clean notebooks/*.ipynb`` strips
+volatile metadata before a commit; ``tests/chapters/test_notebooks.py`` checks
+that it was run.
 """
 
 import argparse
@@ -14,11 +15,11 @@ import json
 import os
 import pathlib
 
+import keras
+
+from dcgan_keras.errors import UsageError
+
 FAST = os.environ.get("DCGAN_FAST", "0") not in ("", "0", "false", "False")
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-ASSETS = ROOT / "assets"
-CACHE = pathlib.Path(os.environ.get("DCGAN_CACHE", ROOT / "runs" / "notebook_cache"))
-SHIPPED_GENERATOR = ASSETS / "mnist_generator.keras"
 # How assets/mnist_generator.keras was made (the README says the same):
 SHIPPED_GENERATOR_COMMAND = (
     "python -m dcgan_keras train --output runs/default && "
@@ -31,41 +32,36 @@ def pick(fast, full):
     return fast if FAST else full
 
 
+def find_assets():
+    """The repository's ``assets/`` folder (trained generators, the long run's record).
+
+    ``DCGAN_ASSETS`` if set; else the folder beside the package (an editable
+    install); else ``assets/`` in or above the working directory, which is
+    where a notebook runs from in a clone with a regular install.
+    """
+    if os.environ.get("DCGAN_ASSETS"):
+        return pathlib.Path(os.environ["DCGAN_ASSETS"])
+    here = pathlib.Path.cwd()
+    candidates = [pathlib.Path(__file__).resolve().parents[2], here, *here.parents]
+    for folder in candidates:
+        if (folder / "assets" / "mnist_generator.keras").is_file():
+            return folder / "assets"
+    return here / "assets"
+
+
+ASSETS = find_assets()
+
+
 def load_shipped_generator():
     """The MNIST generator trained by the default CLI run (see SHIPPED_GENERATOR_COMMAND)."""
-    import keras
+    path = ASSETS / "mnist_generator.keras"
+    if not path.is_file():
+        raise UsageError(
+            f"No {path}. Run the notebooks from a clone of the repository, set DCGAN_ASSETS to its "
+            f"assets/ folder, or make the generator: {SHIPPED_GENERATOR_COMMAND}"
+        )
+    return keras.models.load_model(path)
 
-    return keras.models.load_model(SHIPPED_GENERATOR)
-
-
-def run_folder(name, steps, batch_size=64, seed=0):
-    """Where ``cached_fit`` keeps a run; the mode is part of the name, so fast and full never mix."""
-    return CACHE / f"{name}-{'fast' if FAST else 'full'}-{steps}steps-b{batch_size}-s{seed}"
-
-
-def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0):
-    """Train ``build_gan()`` for ``steps`` updates once; later calls load the result.
-
-    The cache key includes the mode, so fast and full runs never mix. Returns
-    the trained DCGAN and its per-epoch history dict.
-    """
-    import keras
-
-    from dcgan_keras.callbacks import replace_atomically
-    from dcgan_keras.data import make_dataset
-
-    folder = run_folder(name, steps, batch_size, seed)
-    model_path, history_path = folder / "dcgan.keras", folder / "history.json"
-    if model_path.exists() and history_path.exists():
-        return keras.models.load_model(model_path), json.loads(history_path.read_text())
-    keras.utils.set_random_seed(seed)
-    gan = build_gan()
-    dataset = make_dataset(images, batch_size, seed=seed).repeat()
-    history = gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0).history
-    folder.mkdir(parents=True, exist_ok=True)
-    replace_atomically(gan.save, model_path)
-    history_path.write_text(json.dumps({key: [float(v) for v in values] for key, values in history.items()}))
-    return gan, history
 
 
 # --- keeping committed notebooks clean -------------------------------------
@@ -123,7 +119,7 @@ def notebook_problems(path, max_bytes=3_000_000):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.notebook")
+    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.notebook")
     parser.add_argument("action", choices=["clean", "check"])
     parser.add_argument("paths", nargs="+", type=pathlib.Path)
     args = parser.parse_args(argv)

@@ -1,9 +1,9 @@
-"""Figures for small arrays: grids of numbered cells and annotated heatmaps.
+"""Grids of numbered cells for notebook 02 (fractional-strided convolution).
 
-Notebook 02 explains fractional-strided convolution with these: it draws the
-chapter's 5x5 -> 2x2 -> 7x7 -> 5x5 example cell by cell, colours the zeros that
-zero insertion adds (between the pixels vs. around the border), and shows
-overlap counts and sub-pixel kernels as heatmaps with their numbers written in.
+They draw the chapter's 5x5 -> 2x2 -> 7x7 -> 5x5 example cell by cell and
+colour the zeros that zero insertion adds (between the pixels vs. around the
+border). Overlap counts and sub-pixel kernels are drawn as annotated heatmaps
+by ``figures.plot_heatmaps``.
 """
 
 import matplotlib.pyplot as plt
@@ -75,27 +75,5 @@ def plot_grids(panels, figsize=(10, 3), width_ratios=None):
     for ax, panel in zip(axes[0], panels):
         array, title = panel[0], panel[1]
         draw_grid(ax, array, title, colors=panel[2] if len(panel) > 2 else None)
-    fig.tight_layout()
-    return fig
-
-
-def plot_heatmaps(arrays, titles, annotate=True, figsize=(10, 3.2), cmap="viridis", fmt="{:.0f}", vmin=None, vmax=None):
-    """Side-by-side heatmaps, numbers written in when ``annotate`` (small arrays).
-
-    Give ``vmin``/``vmax`` to put all panels on one colour scale.
-    """
-    fig, axes = plt.subplots(1, len(arrays), figsize=figsize, squeeze=False)
-    for ax, array, title in zip(axes[0], arrays, titles):
-        array = np.asarray(array)
-        image = ax.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax)
-        if annotate:
-            middle = (array.max() + array.min()) / 2
-            for (row, column), value in np.ndenumerate(array):
-                color = "white" if value < middle else "black"  # readable on both ends of viridis
-                ax.text(column, row, fmt.format(value), ha="center", va="center", fontsize=7, color=color)
-        ax.set_title(title, fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     return fig

@@ -3,7 +3,7 @@
 The paper checks what D has learned by using it as a fixed feature extractor
 for a supervised task: every layer's activations are max-pooled to a 4x4 grid,
 flattened and concatenated, and a linear classifier is trained on top with
-few labels. Notebook 05 does the same on MNIST:
+few labels. Notebook 05 (experiments), section 6, does the same on MNIST:
 
 - ``discriminator_features`` and ``raw_pixel_features``: the features and the
   baseline they must beat;
@@ -17,7 +17,10 @@ Images are numpy arrays (N, H, W, C) in [-1, 1]; (N, H, W) is accepted for
 one channel.
 """
 
+import keras
 import numpy as np
+
+from dcgan_keras.compute import predict
 
 DEFAULT_PENALTIES = (1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
 
@@ -52,8 +55,6 @@ def feature_model(discriminator, grid=4):
     overlapping windows of 2 or 3 pixels, so every pixel is seen and the
     grid needs no padding. A map smaller than the grid has its pixels repeated.
     """
-    import keras
-
     names = activation_layers(discriminator)
     if not names:
         raise ValueError(
@@ -84,15 +85,8 @@ def discriminator_features(discriminator, images, grid=4, batch_size=500):
     (``training=False``): BatchNorm uses its moving statistics, so an image's
     features do not depend on the other images in its batch.
     """
-    from keras import ops
-
     model = feature_model(discriminator, grid)
-    images = _as_model_input(images, model)
-    chunks = [
-        ops.convert_to_numpy(model(images[start : start + batch_size], training=False))
-        for start in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(chunks).astype("float32")
+    return predict(model, _as_model_input(images, model), batch_size)
 
 
 def raw_pixel_features(images):

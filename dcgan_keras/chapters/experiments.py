@@ -5,9 +5,10 @@ thing changed. All variants train for the same number of steps, with the same
 batch size, data order, latent noise and initial-weight seeds, and are scored
 by ``dcgan_keras.evaluate.MnistEvaluator`` on 5,000 samples.
 
-``python -m dcgan_keras.experiments`` reproduces notebook 05's table (the
-same function, the same cache) and prints it as Markdown. Finished runs are
-cached, so an interrupted script resumes with the next unfinished run.
+``python -m dcgan_keras.chapters.experiments`` reproduces notebook 05's table
+(the same function, the same cache: ``cached_runs``) and prints it as
+Markdown. Finished runs are cached, so an interrupted script resumes with the
+next unfinished run.
 """
 
 import argparse
@@ -15,9 +16,16 @@ import dataclasses
 import json
 import pathlib
 
+import keras
 import numpy as np
 
-from dcgan_keras.evaluate import SCORE_KEYS
+from dcgan_keras.chapters.cached_runs import cached_fit, run_folder
+from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
+from dcgan_keras.data import load_images
+from dcgan_keras.evaluate import SCORE_KEYS, MnistEvaluator
+from dcgan_keras.files import write_text_atomically
+from dcgan_keras.gan import DCGAN
+from dcgan_keras.models import build_discriminator, build_generator, build_one_step_generator
 
 WIDTH, BATCH_SIZE, IMAGE_SHAPE = 64, 64, (28, 28, 1)
 
@@ -74,11 +82,6 @@ def by_name(name):
 
 def build_variant(variant, seed=0, width=WIDTH):
     """The compiled DCGAN for ``variant``, with weights drawn from ``seed``."""
-    import keras
-
-    from dcgan_keras.gan import DCGAN
-    from dcgan_keras.models import build_discriminator, build_generator, build_one_step_generator
-
     if variant.one_layer_generator:
         generator = build_one_step_generator(image_shape=IMAGE_SHAPE, seed=seed)
     else:
@@ -94,18 +97,12 @@ def build_variant(variant, seed=0, width=WIDTH):
 
 def training_images(variant):
     """The embedded MNIST in the generator's output range: [0, 1] for a sigmoid, else [-1, 1]."""
-    from dcgan_keras.data import load_images
-
     images = load_images()
     return (images + 1.0) / 2.0 if variant.sigmoid else images
 
 
 def run(variant, seed, steps, evaluator, num_images=5000):
     """Train one variant once (cached) and score it; returns a dict of scores and final D outputs."""
-    from dcgan_keras.callbacks import replace_atomically
-    from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
-    from dcgan_keras.notebook import cached_fit, run_folder
-
     name = f"experiment-{variant.slug}"
     scores_path = run_folder(name, steps, BATCH_SIZE, seed) / f"scores-{num_images}.json"
     if scores_path.exists():
@@ -116,23 +113,17 @@ def run(variant, seed, steps, evaluator, num_images=5000):
     scores = evaluator.evaluate_generator(gan.generator, num_images, seed=0, output_range=output_range)
     row = {"variant": variant.name, "seed": seed, "steps": steps, **scores,
            "D_x": history["D_x"][-1], "D_G_z": history["D_G_z"][-1]}
-    replace_atomically(lambda partial: pathlib.Path(partial).write_text(json.dumps(row)), scores_path)
+    write_text_atomically(json.dumps(row), scores_path)
     return row
 
 
 def load_run(variant, seed, steps):
     """The trained DCGAN of a finished run (for sample grids and feature probes)."""
-    import keras
-
-    from dcgan_keras.notebook import run_folder
-
     return keras.models.load_model(run_folder(f"experiment-{variant.slug}", steps, BATCH_SIZE, seed) / "dcgan.keras")
 
 
 def run_table(variants=VARIANTS, seeds=(0, 1, 2), steps=700, evaluator=None, log=print, num_images=5000):
     """Every (variant, seed) run, each scored on ``num_images`` samples; returns one row per run."""
-    from dcgan_keras.evaluate import MnistEvaluator
-
     evaluator = evaluator or MnistEvaluator()
     rows = []
     for variant in variants:
@@ -191,7 +182,7 @@ def markdown_table(summary, verdicts=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.experiments", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.experiments", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=700)
     parser.add_argument("--variants", nargs="*", help="slugs (default: all)")
