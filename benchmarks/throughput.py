@@ -61,8 +61,6 @@ def build_gan(layout, impl="keras"):
     return gan
 
 
-
-
 def gflop_per_image(gan):
     """FLOPs of one iteration: 3 G-forwards (forward + backward) and 9 D-forwards
     (real, fake and G's pass, each forward + backward), the usual accounting."""

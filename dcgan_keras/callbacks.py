@@ -34,7 +34,6 @@ class SampleGrid(keras.callbacks.Callback):
         save_grid(generate_images(generator, z), self.frame_path(epoch), self.columns)
 
 
-
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` whose files are replaced atomically.
 

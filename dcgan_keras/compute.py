@@ -18,8 +18,6 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["gradients", "predict", "stateless_outputs", "weight_gradients"]
-
 
 def stateless_outputs(model, inputs, training=False):
     """``model(inputs, training=training)`` as tensors, leaving every variable as it was."""

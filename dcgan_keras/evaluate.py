@@ -31,7 +31,6 @@ from dcgan_keras.data import check_unit_range, load_embedded_mnist, to_unit_rang
 from dcgan_keras.files import CACHE_DIR, replace_atomically, write_text_atomically
 from dcgan_keras.gan import generate_images, latent_noise
 
-__all__ = ["Evaluator", "InceptionEvaluator", "MnistEvaluator", "SCORE_KEYS", "mnist_classifier", "train_classifier"]
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 SHIPPED_CLASSIFIER = PACKAGE_DIR / "mnist" / "classifier.keras"

@@ -13,8 +13,6 @@ from dcgan_keras.data import make_dataset
 from dcgan_keras.files import replace_atomically, write_text_atomically
 
 
-
-
 def test_interrupted_run_resumes_at_the_next_epoch(tmp_path, mnist_images, make_gan, weights_of):
     data = make_dataset(mnist_images[:256], 64)
     backup_dir = str(tmp_path / "backup")

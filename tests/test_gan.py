@@ -13,8 +13,6 @@ from dcgan_keras.data import make_dataset
 SHAPE = (28, 28, 1)
 
 
-
-
 def _changed(before, after):
     return any(not np.array_equal(a, b) for a, b in zip(before, after))
 
@@ -155,4 +153,3 @@ def test_save_and_load_round_trip(tmp_path, mnist_images, make_gan):
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert float(result.stdout.strip().splitlines()[-1]) == 0.0
-

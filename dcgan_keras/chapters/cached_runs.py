@@ -2,20 +2,18 @@
 
 A run is named by the caller and keyed by its number of steps, batch size
 and seed; notebooks 01 and 05 and ``python -m dcgan_keras.chapters.experiments``
-share the cache. It lives in ``~/.cache/dcgan_keras/runs`` (or
-``$DCGAN_CACHE``); delete that folder to retrain everything.
+share the cache. It lives in ``runs/`` under the package's cache folder
+(``~/.cache/dcgan_keras``, or ``$DCGAN_KERAS_CACHE``); delete it to retrain everything.
 """
 
 import json
-import os
-import pathlib
 
 import keras
 
 from dcgan_keras.data import make_dataset
 from dcgan_keras.files import CACHE_DIR, replace_atomically, write_text_atomically
 
-CACHE = pathlib.Path(os.environ.get("DCGAN_CACHE", CACHE_DIR / "runs"))
+CACHE = CACHE_DIR / "runs"
 
 
 def run_folder(name, steps, batch_size=64, seed=0):

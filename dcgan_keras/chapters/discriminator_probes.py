@@ -181,7 +181,6 @@ def mean_spectrum(maps, bins=10):
     return (edges[:-1] + edges[1:]) / 2, np.array(share)
 
 
-
 # --- training and scoring a discriminator on its own --------------------------
 
 
@@ -238,8 +237,6 @@ def logit_weight_map(discriminator):
     grid = tuple(discriminator.get_layer("flatten").input.shape[1:])
     kernel = ops.convert_to_numpy(discriminator.get_layer("logit").kernel)
     return np.linalg.norm(kernel.reshape(grid), axis=-1)
-
-
 
 
 # --- figures ----------------------------------------------------------------------

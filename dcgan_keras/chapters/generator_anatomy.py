@@ -173,7 +173,6 @@ def coordinate_sweeps(z, indices, values):
     return np.concatenate([vary_coordinate(z, index, values) for index in indices])
 
 
-
 def sweep_effects(generate, z_base, reference, labels, low=-2.0, high=2.0):
     """What moving each coordinate of z from ``low`` to ``high`` does, averaged over ``z_base``.
 
@@ -252,7 +251,6 @@ def activation_derivatives(x):
         "tanh": (np.tanh(x), 1.0 - np.tanh(x) ** 2),
         "sigmoid": (sig, sig * (1.0 - sig)),
     }
-
 
 
 def passing_fraction(activation, scale, threshold=0.1, samples=200_000, seed=0):

@@ -33,7 +33,6 @@ def norm_profile(path):
     return np.linalg.norm(path, axis=1)
 
 
-
 # --- vector arithmetic on averaged exemplars --------------------------------------------
 
 

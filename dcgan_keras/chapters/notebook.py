@@ -63,7 +63,6 @@ def load_shipped_generator():
     return keras.models.load_model(path)
 
 
-
 # --- keeping committed notebooks clean -------------------------------------
 
 KEPT_METADATA = {"kernelspec", "language_info"}
@@ -135,4 +134,3 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-

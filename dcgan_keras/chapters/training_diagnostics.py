@@ -63,7 +63,6 @@ def reference_split(images, labels=None, num_reference=1000, num_held_out=128, s
     return images[reference], images[held_out], reference_labels
 
 
-
 def class_shares(labels, num_classes=10):
     """The share of each class among ``labels`` (sums to 1)."""
     return np.bincount(np.asarray(labels), minlength=num_classes) / len(labels)
@@ -287,8 +286,6 @@ def grid_strip(frame_paths, labels=None, figsize=(10, 2.6)):
         axis.axis("off")
     figure.tight_layout()
     return figure
-
-
 
 
 def annotate_equilibrium(figure):

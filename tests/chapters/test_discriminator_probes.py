@@ -114,7 +114,6 @@ def test_high_frequency_fraction_of_pure_patterns():
     assert share.sum() == pytest.approx(1.0) and share[-1] == pytest.approx(1.0)
 
 
-
 def test_logit_weight_map_and_dense_head():
     discriminator = build_discriminator((28, 28, 1), 4, seed=0)  # flatten: 7x7x8
     kernel = discriminator.get_layer("logit").kernel.numpy().reshape(7, 7, 8)

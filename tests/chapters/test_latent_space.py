@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from dcgan_keras.gan import interpolate, latent_noise
+from dcgan_keras.gan import latent_noise
 from dcgan_keras.chapters import latent_space as lt
-
 
 
 def test_norm_profile_matches_numpy_and_checks_shape():

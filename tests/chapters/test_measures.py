@@ -32,7 +32,6 @@ def test_pairwise_distances_match_brute_force():
     assert np.allclose(np.diag(measures.pairwise_distances(a)), 0.0)
 
 
-
 def test_nearest_neighbours_matches_brute_force():
     rng = np.random.default_rng(1)
     reference, images = rng.standard_normal((50, 4, 4, 1)), rng.standard_normal((7, 4, 4, 1))
@@ -72,7 +71,6 @@ def test_slant_of_a_flat_stroke_is_zero_not_nan():
     assert measures.slant(image[None])[0] == 0.0
     with pytest.raises(ValueError, match="image\\[None\\]"):
         measures.slant(image)
-
 
 
 def test_slant_of_a_drawn_stroke_flips_with_the_mirror_image():
