@@ -47,3 +47,17 @@ def test_clean_notebook_round_trip(tmp_path):
     assert notebook_problems(path)  # dirty
     clean_notebook(path)
     assert notebook_problems(path) == []
+
+
+def test_assets_come_from_the_environment_or_the_checkout(tmp_path, monkeypatch):
+    from dcgan_keras.chapters import notebook
+    from dcgan_keras.errors import UsageError
+
+    monkeypatch.setenv("DCGAN_ASSETS", str(tmp_path / "mine"))
+    assert notebook.find_assets() == tmp_path / "mine"
+    monkeypatch.delenv("DCGAN_ASSETS")
+    monkeypatch.chdir(tmp_path)  # a notebook's folder: found through the package's checkout
+    assert (notebook.find_assets() / "mnist_generator.keras").is_file()
+    monkeypatch.setattr(notebook, "ASSETS", tmp_path)
+    with pytest.raises(UsageError, match="DCGAN_ASSETS"):
+        notebook.load_shipped_generator()
