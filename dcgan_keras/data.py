@@ -40,7 +40,7 @@ def to_unit_range(images):
 
 
 def check_unit_range(images, hint="Use dcgan_keras.data.to_unit_range(images)."):
-    """Raise a ValueError unless ``images`` are floats in [-1, 1] (the generator's tanh range)."""
+    """Raise a ``UsageError`` (a ValueError) unless ``images`` are floats in [-1, 1], the tanh range."""
     if not np.issubdtype(images.dtype, np.floating):
         raise UsageError(
             f"Expected float images scaled to [-1, 1], got dtype {images.dtype}. "

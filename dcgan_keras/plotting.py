@@ -1,7 +1,8 @@
 """Figures shared by the notebooks, the command line and the README.
 
 Image helpers work on numpy arrays in [-1, 1] (what the generator makes) and
-return or write uint8 pictures; curve helpers use matplotlib without a screen.
+return or write uint8 pictures; curve helpers return matplotlib figures and, given a path,
+save and close them (no window opens).
 """
 
 import csv
