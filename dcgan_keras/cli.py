@@ -230,7 +230,7 @@ def train(config):
     paths.output.mkdir(parents=True, exist_ok=True)
     images = _load_training_images(config)
     # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
-    evaluator = _evaluator(config.features, config.eval_images, config, images) if config.eval_every else None
+    evaluator = _evaluator(config.features, config.eval_images, images=images) if config.eval_every else None
     gan = _build_gan(config)
     backup = AtomicBackupAndRestore(str(paths.backup))
     start_epoch = backup.resumes_at()
@@ -317,12 +317,17 @@ def _report(config, written, epochs_run, seconds):
         print(f"Score it with:        python -m dcgan_keras evaluate --generator {written['generator']}")
 
 
-def _evaluator(features, num_images, source, images=None):
-    """The MNIST-classifier evaluator, or InceptionV3 against ``num_images`` of ``source``'s images."""
+def _evaluator(features, num_images, image_shape=None, dataset=data.EMBEDDED, image_dir=None, images=None):
+    """The MNIST-classifier evaluator, or InceptionV3 against ``num_images`` reference images.
+
+    The reference is ``images`` when given, else loaded from ``dataset`` or
+    ``image_dir`` at ``image_shape`` (the generator's).
+    """
     if features == "mnist":
         return scoring.MnistEvaluator()
     if images is None:
-        images = data.load_images(source.dataset, source.image_size, source.channels, source.image_dir)
+        size, _, channels = image_shape
+        images = data.load_images(dataset, size, channels, image_dir)
     reference = images[np.random.default_rng(0).permutation(len(images))[:num_images]]
     return scoring.InceptionEvaluator(reference)
 
@@ -339,9 +344,6 @@ class EvaluateConfig:
     dataset: str
     image_dir: pathlib.Path | None
     json: bool
-    # The reference images' shape for --features inception: the generator's.
-    image_size: int = 0
-    channels: int = 0
 
     @classmethod
     def from_args(cls, args):
@@ -356,8 +358,7 @@ def evaluate(config):
             f"{config.generator} makes {image_shape} colour images; the MNIST classifier scores digits. "
             f"Use --features inception (with --dataset/--image-dir for the reference images)."
         )
-    config = dataclasses.replace(config, image_size=image_shape[0], channels=image_shape[-1])
-    evaluator = _evaluator(config.features, config.num_images, config)
+    evaluator = _evaluator(config.features, config.num_images, image_shape, config.dataset, config.image_dir)
     scores = evaluator.evaluate_generator(generator, config.num_images, config.seed)
     report = {"generator": str(config.generator), "features": evaluator.name, "seed": config.seed, "scores": scores}
     if config.features == "mnist":

@@ -101,9 +101,14 @@ def training_images(variant):
     return (images + 1.0) / 2.0 if variant.sigmoid else images
 
 
+def _run_name(variant):
+    """The variant's name in the cache of trained runs."""
+    return f"experiment-{variant.slug}"
+
+
 def run(variant, seed, steps, evaluator, num_images=5000):
     """Train one variant once (cached) and score it; returns a dict of scores and final D outputs."""
-    name = f"experiment-{variant.slug}"
+    name = _run_name(variant)
     scores_path = run_folder(name, steps, BATCH_SIZE, seed) / f"scores-{num_images}.json"
     if scores_path.exists():
         return json.loads(scores_path.read_text())
@@ -119,7 +124,7 @@ def run(variant, seed, steps, evaluator, num_images=5000):
 
 def load_run(variant, seed, steps):
     """The trained DCGAN of a finished run (for sample grids and feature probes)."""
-    return keras.models.load_model(run_folder(f"experiment-{variant.slug}", steps, BATCH_SIZE, seed) / "dcgan.keras")
+    return keras.models.load_model(run_folder(_run_name(variant), steps, BATCH_SIZE, seed) / "dcgan.keras")
 
 
 def run_table(variants=VARIANTS, seeds=(0, 1, 2), steps=700, evaluator=None, log=print, num_images=5000):
