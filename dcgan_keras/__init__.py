@@ -5,7 +5,7 @@
 >>> gan = dcgan_keras.DCGAN.from_shape((28, 28, 1))     # MNIST-sized pair
 
 ``__all__`` below is the supported surface: the models, the GAN and its
-losses, the data pipeline, the callbacks, the evaluators and metrics, the
+losses, the data pipeline, the callbacks, exact resume, the evaluators and metrics, the
 figures, distribution and the backend-neutral helpers. The notebooks' own
 helpers live in ``dcgan_keras.chapters``, which this package never imports.
 """
@@ -18,11 +18,11 @@ from dcgan_keras.console import import_tensorflow_quietly
 import_tensorflow_quietly()
 
 # ruff: noqa: E402  (TensorFlow must be imported quietly before Keras)
-from dcgan_keras.callbacks import AtomicBackupAndRestore, QualityCheckpoint, SampleGrid
+from dcgan_keras.callbacks import HistoryCSV, QualityCheckpoint, SampleGrid
 from dcgan_keras.compute import gradients, predict, weight_gradients
 from dcgan_keras.data import (
     DatasetUnavailableError,
-    fit_input,
+    TrainingBatches,
     load_embedded_mnist,
     load_images,
     make_dataset,
@@ -50,6 +50,7 @@ from dcgan_keras.models import (
     multiply_adds,
     valid_image_sizes,
 )
+from dcgan_keras.resume import TrainingDiverged, fit_resumably
 from dcgan_keras.plotting import image_grid, plot_history, save_gif, save_grid, show_images
 
 __version__ = "0.1.0"
@@ -62,10 +63,10 @@ __all__ = [
     "DCGAN", "discriminator_loss", "generator_loss", "paper_optimizer", "latent_noise", "interpolate",
     "generate_images",
     # data (data.py)
-    "load_images", "load_embedded_mnist", "make_dataset", "fit_input", "to_unit_range", "to_uint8",
+    "load_images", "load_embedded_mnist", "make_dataset", "TrainingBatches", "to_unit_range", "to_uint8",
     "DatasetUnavailableError",
-    # training callbacks (callbacks.py) and more than one device (distribute.py)
-    "SampleGrid", "AtomicBackupAndRestore", "QualityCheckpoint", "data_parallel",
+    # training callbacks (callbacks.py), exact resume (resume.py), more than one device (distribute.py)
+    "SampleGrid", "HistoryCSV", "QualityCheckpoint", "fit_resumably", "TrainingDiverged", "data_parallel",
     # sample quality (evaluate.py, metrics.py)
     "MnistEvaluator", "InceptionEvaluator", "fid", "kid", "class_coverage",
     # figures (plotting.py)

@@ -1,7 +1,10 @@
-"""Callbacks for DCGAN training: progress pictures and crash-safe checkpoints."""
+"""Callbacks for DCGAN training: progress pictures, the history, and the best generator.
+
+Each writes its files atomically and, on a resumed run, picks up where the
+training state it resumes from left off (``dcgan_keras.resume`` has that state).
+"""
 
 import json
-import os
 import pathlib
 
 import keras
@@ -10,7 +13,7 @@ from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import SCORE_KEYS
 from dcgan_keras.files import replace_atomically, write_text_atomically
 from dcgan_keras.gan import generate_images, latent_noise
-from dcgan_keras.plotting import save_grid
+from dcgan_keras.plotting import read_history_rows, save_grid
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -34,30 +37,37 @@ class SampleGrid(keras.callbacks.Callback):
         save_grid(generate_images(generator, z), self.frame_path(epoch), self.columns)
 
 
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` whose files are replaced atomically.
+class HistoryCSV(keras.callbacks.Callback):
+    """One CSV row per epoch: the epoch's logs, only the columns that have values.
 
-    Keras writes the weights in place and then the epoch counter, so a run
-    killed mid-write leaves a corrupt or inconsistent backup. Here each file
-    is written beside its target and renamed over it; the epoch counter is
-    written last, so it never points past the weights on disk. The weights
-    include both optimizers' state, so a resumed run continues the same
-    Adam moments.
+    The whole file is rewritten atomically after every epoch. A resumed run
+    keeps the rows before the epoch it starts at and drops any later ones (an
+    epoch that was logged but not yet backed up is trained and logged again),
+    so the file always matches the training state it resumes from.
     """
 
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        replace_atomically(
-            lambda partial: self.model.save_weights(partial, overwrite=True),
-            self._weights_path,
-        )
-        metadata = json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
-        write_text_atomically(metadata, self._training_metadata_path)
+    def __init__(self, path):
+        super().__init__()
+        self.path, self.rows = pathlib.Path(path), None
 
-    def resumes_at(self):
-        """The epoch a run with this backup starts at (0 when there is none)."""
-        path = pathlib.Path(self._training_metadata_path)
-        return json.loads(path.read_text())["epoch"] if path.exists() else 0
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.rows is None:  # the first epoch of this run, perhaps a resumed one
+            earlier = read_history_rows(self.path) if self.path.exists() else []
+            self.rows = [{**row, "epoch": int(row["epoch"])} for row in earlier if row["epoch"] < epoch]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows.append({"epoch": epoch, **{key: float(value) for key, value in (logs or {}).items()}})
+        columns = ["epoch"] + sorted({key for row in self.rows for key in row} - {"epoch"})
+        lines = [",".join(columns)]
+        lines += [",".join(_cell(row.get(column)) for column in columns) for row in self.rows]
+        write_text_atomically("\n".join(lines) + "\n", self.path)
+
+
+def _cell(value):
+    """A CSV cell: integers as such, floats in full (repr), nothing for no value."""
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else repr(float(value))
 
 
 class QualityCheckpoint(keras.callbacks.Callback):
@@ -68,10 +78,10 @@ class QualityCheckpoint(keras.callbacks.Callback):
     generator is not necessarily the one to keep. ``evaluator`` is a
     ``dcgan_keras.evaluate`` evaluator; lower ``monitor`` is better.
 
-    The scores join the epoch's logs (NaN on epochs without an evaluation, so
-    ``CSVLogger``, placed after this callback, keeps one column per score).
-    ``quality.json`` records every evaluation and the best, and is read back
-    on resume, so an interrupted run keeps its best checkpoint.
+    The scores join the logs of the epochs that are scored (``HistoryCSV``,
+    placed after this callback, writes them). ``quality.json`` records every
+    evaluation and the best; a resumed run reads it back and forgets the
+    evaluations from the epoch it starts at onwards, which it makes again.
     """
 
     def __init__(self, evaluator, directory, every=5, num_images=5000, monitor="fid", seed=0, output_range=(-1.0, 1.0)):
@@ -84,13 +94,22 @@ class QualityCheckpoint(keras.callbacks.Callback):
         self.best_path, self.last_path = self.directory / "best_generator.keras", self.directory / "last_generator.keras"
         self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else {"evaluations": [], "best": None}
 
+        self._resumed = False
+
     def on_train_begin(self, logs=None):
         self.last_epoch = self.params.get("epochs", 0) - 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._resumed:  # the first epoch of this run: forget evaluations from here on
+            self._resumed = True
+            kept = [entry for entry in self.record["evaluations"] if entry["epoch"] <= epoch]
+            # The latest of equal scores wins, as in save().
+            best = min(reversed(kept), key=lambda entry: entry[self.monitor], default=None)
+            self.record = {"evaluations": kept, "best": best}
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         if (epoch + 1) % self.every and epoch != self.last_epoch:
-            logs.update({key: float("nan") for key in SCORE_KEYS})
             return
         scores = self.evaluator.evaluate_generator(self.model.generator, self.num_images, self.seed, self.output_range)
         logs.update({key: float(scores[key]) for key in SCORE_KEYS if key in scores})

@@ -11,39 +11,58 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import os
 import pathlib
 import shutil
 import sys
 import time
+import zipfile
 
 import keras
 import numpy as np
 
 from dcgan_keras import data, evaluate as scoring
-from dcgan_keras.callbacks import AtomicBackupAndRestore, QualityCheckpoint, SampleGrid
+from dcgan_keras.callbacks import HistoryCSV, QualityCheckpoint, SampleGrid
 from dcgan_keras.distribute import check_global_batch, data_parallel
 from dcgan_keras.errors import UsageError
+from dcgan_keras.files import folder_lock, write_text_atomically
 from dcgan_keras.gan import DCGAN, generate_images, interpolate, latent_noise
 from dcgan_keras.models import num_stages
 from dcgan_keras.plotting import image_grid, plot_history, read_history_csv, save_gif, save_grid, save_image
+from dcgan_keras.resume import fit_resumably, latest_position
 
 GRAYSCALE_DATASETS = {data.EMBEDDED, "mnist", "fashion_mnist", "emnist", "kmnist"}
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 MNIST_SHAPE = (28, 28, 1)
+# The options that shape the trajectory: a run can only be resumed with the same ones.
+RUN_DEFINING_OPTIONS = ("dataset", "image_dir", "image_size", "channels", "batch_size", "width", "kernel_size",
+                        "latent_dim", "seed")
+
+
+def _whole_number(text, low, wanted):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+    return value
 
 
 def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
-    return value
+    return _whole_number(text, 1, "a whole number of 1 or more")
 
 
 def _non_negative(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return _whole_number(text, 0, "a whole number of 0 or more")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line (and where to read more), not a usage block."""
+
+    def error(self, message):
+        print(f"error: {message}. See: {self.prog} --help", file=sys.stderr)
+        raise SystemExit(2)
 
 
 # --- the options -----------------------------------------------------------------
@@ -59,7 +78,7 @@ def _train_parser(subparsers):
                         help=f"'{data.EMBEDDED}' or a tensorflow-datasets name (mnist, cifar10, celeb_a, ...)")
     parser.add_argument("--image-dir", type=pathlib.Path,
                         help="train on a folder of your own images instead (nested folders are fine)")
-    parser.add_argument("--image-size", type=int,
+    parser.add_argument("--image-size", type=_positive,
                         help="square size; default 28 for MNIST-like data, 64 otherwise")
     parser.add_argument("--channels", type=int, choices=(1, 3),
                         help="default 1 for MNIST-like data, 3 otherwise")
@@ -77,7 +96,12 @@ def _train_parser(subparsers):
                         help="data-parallel over every local GPU (TensorFlow: MirroredStrategy; "
                              "JAX: DataParallel); --batch-size is then the global batch")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                        help="continue an interrupted run found in --output")
+                        help="continue the run found in --output exactly where it stopped (--no-resume: discard "
+                             "an interrupted run and start again)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="allow deleting a finished run in --output and starting again")
+    parser.add_argument("--backup-every", type=_non_negative, default=0,
+                        help="also back up the training state every N steps (0: at the end of each epoch only)")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
     parser.add_argument("--eval-every", type=_non_negative,
@@ -141,7 +165,7 @@ def _classifier_parser(subparsers):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m dcgan_keras", description="DCGAN (Radford et al., 2015) in Keras 3.")
+    parser = _Parser(prog="python -m dcgan_keras", description="DCGAN (Radford et al., 2015) in Keras 3.")
     subparsers = parser.add_subparsers(required=True, metavar="{train,evaluate,sample,train-classifier}")
     _train_parser(subparsers)
     _evaluate_parser(subparsers)
@@ -176,6 +200,8 @@ class TrainConfig:
     precision: str
     distribute: bool
     resume: bool
+    overwrite: bool
+    backup_every: int
     verbose: int
     eval_every: int
     eval_images: int
@@ -191,9 +217,12 @@ class TrainConfig:
             options["eval_every"] = 6 if mnist_like else 0
         config = cls(**options)
         num_stages(config.image_size)  # reject a bad size before loading any data
-        if config.output.exists() and not config.output.is_dir():
-            raise UsageError(f"--output {config.output} is a file; give a folder for the run.")
+        _check_writable_folder(config.output)
         return config
+
+    def run_defining_options(self):
+        return {name: str(value) if isinstance(value, pathlib.Path) else value
+                for name, value in dataclasses.asdict(self).items() if name in RUN_DEFINING_OPTIONS}
 
     @property
     def image_shape(self):
@@ -220,40 +249,124 @@ class RunPaths:
     dcgan = property(lambda self: self.output / "dcgan.keras")
     best_generator = property(lambda self: self.output / "best_generator.keras")
     quality = property(lambda self: self.output / "quality.json")
+    last_generator = property(lambda self: self.output / "last_generator.keras")
+    record = property(lambda self: self.output / "run.json")
+
+    def artefacts(self):
+        """Everything a run writes here, folders first."""
+        return [self.samples, self.backup, self.history, self.curves, self.gif, self.generator, self.dcgan,
+                self.best_generator, self.last_generator, self.quality, self.record]
 
 
 def train(config):
-    """Load, build, fit, write: the whole ``train`` command."""
+    """Claim the folder, load, build, fit (resuming exactly), write: the whole ``train`` command."""
     paths = RunPaths(config.output)
-    if not config.resume:
-        _forget_previous_run(paths)
-    paths.output.mkdir(parents=True, exist_ok=True)
+    new_folder = not paths.output.exists()
+    try:
+        with folder_lock(paths.output, holder="another train command"):
+            _train_in(config, paths)
+    except UsageError:
+        if new_folder and latest_position(paths.backup) is None:
+            shutil.rmtree(paths.output, ignore_errors=True)  # made by this command, holding nothing yet
+        raise
+
+
+def _train_in(config, paths):
+    """The ``train`` command inside its locked folder."""
+    _claim_run_folder(config, paths)
     images = _load_training_images(config)
     # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
     evaluator = _evaluator(config.features, config.eval_images, images=images) if config.eval_every else None
     gan = _build_gan(config)
-    backup = AtomicBackupAndRestore(str(paths.backup))
-    start_epoch = backup.resumes_at()
-    if start_epoch:
-        print(f"Resuming the interrupted run in {paths.output} at epoch {start_epoch + 1}.")
+    batches = data.make_dataset(images, config.batch_size, seed=config.seed)
+    position = latest_position(paths.backup)
+    if position:
+        print(f"Resuming the run in {paths.output} at epoch {position['epoch'] + 1}, step {position['step']} "
+              f"of {batches.steps_per_epoch}, exactly where its last backup left it.")
     sample_grid = SampleGrid(paths.samples, seed=config.seed)
-    callbacks = _training_callbacks(config, paths, backup, sample_grid, evaluator, resumed=start_epoch > 0)
-    dataset, fit_options = data.fit_input(images, config.batch_size, seed=config.seed)
-    print(f"Training on {len(images)} images, {len(images) // config.batch_size} batches "
+    print(f"Training on {len(images)} images, {batches.steps_per_epoch} batches "
           f"of {config.batch_size} per epoch, for {config.epochs} epochs.")
     started = time.perf_counter()
-    gan.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose, **fit_options)
+    fit_resumably(gan, batches, config.epochs, paths.backup, config.backup_every,
+                  _training_callbacks(config, paths, sample_grid, evaluator), config.verbose)
     seconds = time.perf_counter() - started
     written = _write_artefacts(config, paths, gan, sample_grid)
-    _report(config, written, config.epochs - start_epoch, seconds)
+    _write_record(paths, config, finished_epochs=config.epochs)
+    done = (position or {}).get("global_step", 0) / batches.steps_per_epoch
+    _report(config, written, config.epochs - done, seconds)
+
+
+def _write_record(paths, config, finished_epochs=None):
+    """run.json: the options that define the run, and how many epochs are finished (None: in progress)."""
+    record = {"options": config.run_defining_options(), "finished_epochs": finished_epochs}
+    write_text_atomically(json.dumps(record, indent=1), paths.record)
+
+
+def _claim_run_folder(config, paths):
+    """Decide what ``train`` may do with what ``--output`` holds; never lose a run without --overwrite.
+
+    A finished run is kept unless ``--overwrite``; it is trained further when
+    ``--epochs`` asks for more. An interrupted run is resumed with the same
+    options, or discarded by ``--no-resume``. Files of an unknown run are kept.
+    """
+    record = json.loads(paths.record.read_text()) if paths.record.exists() else None
+    position = latest_position(paths.backup)
+    where = f"--output {paths.output}"
+    if config.overwrite:
+        _forget_previous_run(paths)
+    elif record is not None and record["finished_epochs"] is not None:
+        finished = record["finished_epochs"]
+        if not config.resume:
+            raise UsageError(f"{where} holds a finished {finished}-epoch run, which --no-resume would delete. "
+                             f"Add --overwrite to delete it, or choose another --output.")
+        if config.epochs <= finished:
+            raise UsageError(f"{where} holds a finished {finished}-epoch run; nothing was changed. Pass --epochs N "
+                             f"with N > {finished} to train it further, --overwrite to start again, or another --output.")
+        _check_same_run(config, record, where)
+    elif position is not None:
+        if not config.resume:
+            _forget_previous_run(paths)
+        else:
+            _check_same_run(config, record, where)
+            trained = position["epoch"] + (position["step"] > 0)
+            if trained > config.epochs:
+                raise UsageError(f"{where} holds an interrupted run already into epoch {trained}, past --epochs "
+                                 f"{config.epochs}. Pass --epochs {trained} or more to finish it, --overwrite "
+                                 f"to start again, or another --output.")
+    elif record is None and any(path.exists() for path in paths.artefacts()):
+        raise UsageError(f"{where} holds files of a run this command did not start (no run.json). "
+                         f"Pass --overwrite to replace them, or choose another --output.")
+    _write_record(paths, config)
+
+
+def _check_same_run(config, record, where):
+    stored = (record or {}).get("options", {})
+    changed = [name for name, value in config.run_defining_options().items() if stored.get(name, value) != value]
+    if changed:
+        was = " ".join(f"--{name.replace('_', '-')} {stored[name]}" for name in changed)
+        now = " ".join(f"--{name.replace('_', '-')} {getattr(config, name)}" for name in changed)
+        raise UsageError(f"{where} holds a run made with {was}; this command asks for {now}. Resume it with "
+                         f"the same options, pass --overwrite to start again, or choose another --output.")
 
 
 def _forget_previous_run(paths):
-    """``--no-resume``: remove what a resumed run would pick up again."""
-    for stale in (paths.samples, paths.backup):
-        shutil.rmtree(stale, ignore_errors=True)
-    for stale in (paths.history, paths.quality, paths.best_generator):
-        stale.unlink(missing_ok=True)
+    """Remove every file a previous run left in the folder (its lock stays: this process holds it)."""
+    for stale in paths.artefacts():
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+def _check_writable_folder(folder, option="--output"):
+    """Raise ``UsageError`` unless ``folder`` is, or can be made as, a folder this process can write in."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {folder} is a file; give a folder.")
+    existing = next(parent for parent in [folder, *folder.absolute().parents] if parent.exists())
+    if not existing.is_dir():
+        raise UsageError(f"{option} {folder}: {existing} is a file, so no folder can be made under it.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {folder}: this user cannot write in {existing}. Choose another folder.")
 
 
 def _load_training_images(config):
@@ -277,13 +390,14 @@ def _build_gan(config):
     return gan
 
 
-def _training_callbacks(config, paths, backup, sample_grid, evaluator, resumed):
-    callbacks = [backup, sample_grid]
+def _training_callbacks(config, paths, sample_grid, evaluator):
+    """The epoch's outputs in order; ``fit_resumably`` adds the state backup after them."""
+    callbacks = [sample_grid]
     if evaluator is not None:
         callbacks.append(QualityCheckpoint(evaluator, paths.output, config.eval_every, config.eval_images,
                                            seed=config.seed))
     # After QualityCheckpoint, so the CSV gets the scores it adds to the logs.
-    callbacks.append(keras.callbacks.CSVLogger(str(paths.history), append=resumed))
+    callbacks.append(HistoryCSV(paths.history))
     return callbacks
 
 
@@ -309,7 +423,7 @@ def _write_artefacts(config, paths, gan, sample_grid):
 
 
 def _report(config, written, epochs_run, seconds):
-    print(f"\nTrained {epochs_run} epochs in {seconds:.0f} s. Wrote:")
+    print(f"\nTrained {epochs_run:g} epochs in {seconds:.0f} s. Wrote:")
     for label, path in written.items():
         print(f"  {label:45s} {path}")
     print(f"Draw new digits with: python -m dcgan_keras sample --generator {written['generator']}")
@@ -407,6 +521,7 @@ class SampleConfig:
 
 
 def sample(config):
+    _check_writable_folder(config.output)
     generator = _load_generator(config.generator)
     latent_dim = int(generator.input_shape[-1])
     config.output.mkdir(parents=True, exist_ok=True)
@@ -424,9 +539,27 @@ def sample(config):
 
 
 def _load_generator(path):
+    """The generator saved at ``path``, or a ``UsageError`` that says what the file is instead."""
     if not path.exists():
         raise UsageError(f"No generator at {path}. Train one first (python -m dcgan_keras train) or pass --generator PATH.")
-    return keras.models.load_model(path)
+    if path.is_dir():
+        raise UsageError(f"--generator {path} is a folder; pass the generator.keras file in it.")
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"--generator {path} is not a Keras model archive (a .keras file is a zip file; this one "
+                         f"is not). Pass a generator saved by train, such as runs/dcgan/generator.keras.")
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:  # Keras raises many types for a damaged or foreign archive
+        raise UsageError(f"--generator {path} could not be loaded as a Keras model "
+                         f"({type(error).__name__}: {str(error).splitlines()[0][:160]}).") from None
+    if isinstance(model, DCGAN):
+        raise UsageError(f"--generator {path} is a full DCGAN (both networks); pass its generator, "
+                         f"{path.parent / 'generator.keras'}, which train writes beside it.")
+    ins, outs = model.inputs[0].shape, model.outputs[0].shape
+    if len(ins) != 2 or len(outs) != 4:
+        raise UsageError(f"--generator {path} is a model from {tuple(ins[1:])} to {tuple(outs[1:])} (a discriminator "
+                         f"or a classifier?); expected a generator, from a latent vector z to images.")
+    return model
 
 
 # --- train-classifier ------------------------------------------------------------------

@@ -2,14 +2,16 @@
 
 Every source ends the same way: square images (center-cropped, never
 squashed), resized, in grayscale or RGB, as float32 scaled to [-1, 1], the
-range of the generator's tanh. ``make_dataset`` turns them into a ``tf.data``
-pipeline of batches for ``DCGAN.fit()``.
+range of the generator's tanh. ``make_dataset`` turns them into a stream of
+shuffled batches for ``DCGAN.fit()`` whose order depends on nothing but the
+seed and the step, on every backend.
 """
 
 import gzip
 import hashlib
 import pathlib
 
+import keras
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -46,6 +48,9 @@ def check_unit_range(images, hint="Use dcgan_keras.data.to_unit_range(images).")
             f"Expected float images scaled to [-1, 1], got dtype {images.dtype}. "
             f"Use dcgan_keras.data.to_unit_range(images)."
         )
+    if not np.isfinite(images).all():
+        count = int(np.size(images) - np.isfinite(images).sum())
+        raise UsageError(f"The images hold {count} NaN or infinite pixels. Find them with np.isfinite(images) and fix the data.")
     low, high = float(images.min()), float(images.max())
     if low < -1.001 or high > 1.001:
         raise UsageError(f"Expected pixels in [-1, 1] (the range of the generator's tanh), got [{low:.3g}, {high:.3g}]. {hint}")
@@ -204,50 +209,80 @@ def load_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, dat
     return to_unit_range(pixels)
 
 
-def make_dataset(images, batch_size=128, seed=0, shuffle_buffer=None):
-    """A ``tf.data`` pipeline of shuffled, full batches of ``images``.
+def epoch_order(num_images, seed, epoch):
+    """The shuffle of one epoch: a pure function of ``(seed, epoch)``.
 
-    ``drop_remainder=True`` keeps every batch the same size: BatchNorm
+    Nothing about it lives in an iterator, so a run resumed at epoch 7 sees
+    epoch 7's order, not epoch 0's again.
+    """
+    return np.random.default_rng([seed, epoch]).permutation(num_images)
+
+
+class TrainingBatches(keras.utils.PyDataset):
+    """Shuffled full batches of in-memory images, as an endless stream of steps.
+
+    Batch ``i`` is global step ``first_step + i``: epoch ``step // steps_per_epoch``
+    of ``epoch_order``, position ``step % steps_per_epoch``. Every batch is a
+    function of its step alone, so a run can restart at any step and see the
+    same data as an uninterrupted one (``dcgan_keras.resume``). The last
+    ``len(images) % batch_size`` images of each shuffle are left out: BatchNorm
     statistics over a tiny last batch are noise, and a fixed shape is traced once.
+
+    It is a ``keras.utils.PyDataset``, so it feeds ``fit()`` on every backend.
+    ``DCGAN.fit`` sets ``steps_per_epoch`` to one pass over the images unless
+    you pass your own.
     """
-    import tensorflow as tf
 
-    if len(images) < batch_size:
-        raise UsageError(
-            f"batch_size={batch_size} is larger than the {len(images)} images; "
-            f"use a smaller batch."
-        )
-    dataset = tf.data.Dataset.from_tensor_slices(images).cache()
-    dataset = dataset.shuffle(shuffle_buffer or len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    return without_autotune(dataset)
+    def __init__(self, images, batch_size=128, seed=0, first_step=0):
+        super().__init__()
+        if len(images) < batch_size:
+            raise UsageError(
+                f"batch_size={batch_size} is larger than the {len(images)} images; use a smaller batch."
+            )
+        self.images, self.batch_size, self.seed, self.first_step = images, batch_size, seed, first_step
+        self.steps_per_epoch = len(images) // batch_size
+        self._order = (None, None)  # (epoch, permutation): one epoch's order at a time
+
+    @property
+    def num_batches(self):
+        return None  # endless: fit() stops after epochs * steps_per_epoch steps
+
+    def starting_at(self, step):
+        """The same stream, starting at global step ``step``."""
+        return TrainingBatches(self.images, self.batch_size, self.seed, step)
+
+    def as_tf_dataset(self):
+        """The same stream as a ``tf.data`` pipeline whose batches have a static shape.
+
+        ``DCGAN.fit`` uses it on TensorFlow: fed as a ``PyDataset``, Keras would
+        declare the batch size unknown, and Grappler then cannot fuse some
+        convolutions with their activations. Each batch is still ``self[step]``.
+        """
+        import tensorflow as tf
+
+        shape, dtype = (self.batch_size, *self.images.shape[1:]), tf.as_dtype(self.images.dtype)
+
+        def batch(step):
+            images = tf.numpy_function(lambda index: self[int(index)], [step], dtype, stateful=False)
+            return tf.ensure_shape(images, shape)
+
+        dataset = tf.data.Dataset.counter().map(batch).prefetch(1)
+        # No autotuning thread: its shutdown kept fit() idle for seconds at the end
+        # (benchmarks/throughput.py), and an in-memory stream has nothing to tune.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return dataset.with_options(options)
+
+    def __getitem__(self, index):
+        epoch, position = divmod(self.first_step + index, self.steps_per_epoch)
+        if self._order[0] != epoch:
+            self._order = (epoch, epoch_order(len(self.images), self.seed, epoch))
+        chosen = self._order[1][position * self.batch_size : (position + 1) * self.batch_size]
+        return self.images[np.sort(chosen)]  # sorted reads are faster; the batch is a set
 
 
-def fit_input(images, batch_size=128, seed=0):
-    """``(x, fit_kwargs)`` for ``DCGAN.fit``: ``make_dataset`` where TensorFlow is installed.
-
-    Without TensorFlow (a JAX or PyTorch machine) the numpy array itself, cut to
-    whole batches (a fixed set, chosen by ``seed``), for the reasons
-    ``make_dataset`` drops the last partial batch; ``fit`` then shuffles it.
-    """
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        keep = np.random.default_rng(seed).permutation(len(images))[: len(images) // batch_size * batch_size]
-        return images[np.sort(keep)], {"batch_size": batch_size, "shuffle": True}
-    return make_dataset(images, batch_size, seed=seed), {}
-
-
-def without_autotune(dataset):
-    """Switch off tf.data's autotuning thread for ``dataset``.
-
-    With it, fit() sat idle for up to ~10 s after the last batch of an epoch
-    (the iterator's destructor waits on that thread): half the throughput of
-    a 10k-image epoch on a CPU. An in-memory pipeline has nothing to tune, and
-    without the thread the steps run as fast (benchmarks/throughput.py).
-    """
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.with_options(options)
+def make_dataset(images, batch_size=128, seed=0):
+    """Float images in [-1, 1] as ``TrainingBatches`` for ``DCGAN.fit``."""
+    images = np.asarray(images)
+    check_unit_range(images)
+    return TrainingBatches(images, batch_size, seed)

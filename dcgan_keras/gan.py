@@ -15,7 +15,8 @@ import keras
 from keras import ops
 
 from dcgan_keras.compute import predict
-from dcgan_keras.data import check_unit_range
+from dcgan_keras.data import TrainingBatches, check_unit_range
+from dcgan_keras.errors import UsageError
 from dcgan_keras.models import build_discriminator, build_generator
 
 PAPER_LEARNING_RATE = 2e-4
@@ -183,10 +184,16 @@ class DCGAN(keras.Model):
         if isinstance(x, np.ndarray):
             _check_images(x, self.image_shape)
         else:
-            if hasattr(x, "element_spec"):
+            if isinstance(x, TrainingBatches):
+                _check_images(x.images, self.image_shape)
+                # The stream is endless: one "epoch" is one pass over the images.
+                kwargs.setdefault("steps_per_epoch", x.steps_per_epoch)
+                if keras.backend.backend() == "tensorflow":
+                    x = x.as_tf_dataset()
+            elif hasattr(x, "element_spec"):
                 _check_dataset_spec(x.element_spec, self.image_shape)
-            # A tf.data pipeline shuffles itself (make_dataset does); without
-            # this Keras warns that its own shuffle flag is ignored.
+            # A stream shuffles itself (make_dataset's does); without this,
+            # Keras would also shuffle the order of a PyDataset's batches.
             kwargs.setdefault("shuffle", False)
         return super().fit(x, *args, **kwargs)
 
@@ -427,7 +434,7 @@ def generate_images(generator, z, batch_size=256):
 
 
 def _labels_given():
-    return ValueError(
+    return UsageError(
         "DCGAN.fit() takes images only, but got (images, labels). Map the "
         "labels away first, e.g. dataset.map(lambda x, y: x)."
     )
@@ -444,7 +451,7 @@ def _check_pair(generator, discriminator):
     produced = tuple(generator.output_shape[1:])
     expected = tuple(discriminator.input_shape[1:])
     if produced != expected:
-        raise ValueError(
+        raise UsageError(
             f"The generator makes {produced} images but the discriminator "
             f"expects {expected}. Build both with the same image_shape."
         )
@@ -455,7 +462,7 @@ def _check_batch_shape(images, image_shape):
     if len(shape) != 3 or any(
         got is not None and got != want for got, want in zip(shape, image_shape)
     ):
-        raise ValueError(
+        raise UsageError(
             f"DCGAN was built for {image_shape} images but fit() got batches of "
             f"shape {tuple(images.shape)}. Resize the data or build the models "
             f"with image_shape={tuple(shape)}."
@@ -475,7 +482,7 @@ def _check_images(images, image_shape):
     else:
         hint = ""
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(image_shape):
-        raise ValueError(
+        raise UsageError(
             f"Expected images of shape (N, {', '.join(map(str, image_shape))}), "
             f"got {images.shape}.{hint}"
         )

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from dcgan_keras.data import to_uint8
+from dcgan_keras.files import replace_atomically
 
 # The training metrics in the order a reader compares them.
 HISTORY_PANELS = (("d_loss", "g_loss"), ("D_x", "D_G_z"))
@@ -51,8 +52,8 @@ def save_image(picture, path, scale=1):
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-    return path
+    # Atomically: a run killed mid-write must not leave a truncated frame for the GIF.
+    return replace_atomically(lambda partial: image.save(partial, format="PNG"), path)
 
 
 def save_grid(images, path, columns=None, scale=2):
@@ -79,19 +80,21 @@ def save_gif(frame_paths, path, seconds_per_frame=0.4, hold_last=4, max_side=320
     return pathlib.Path(path)
 
 
-def read_history_csv(path):
-    """The CSV written by training, one row per epoch (the last one wins on resume)."""
-    rows = {}
+def read_history_rows(path):
+    """The rows of a history CSV as dicts of floats; empty cells are left out."""
     with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            # Keras' CSVLogger adds val_* columns of "NA" when there is no validation.
-            rows[int(row["epoch"])] = {
-                key: float(value) for key, value in row.items() if value != "NA"
-            }
+        # "NA": the val_* cells of files written by Keras' CSVLogger.
+        return [{key: float(value) for key, value in row.items() if value not in ("", "NA")} for row in csv.DictReader(handle)]
+
+
+def read_history_csv(path):
+    """A history CSV as {column: [value per epoch]}, NaN where an epoch has no value (a score)."""
+    rows = {int(row["epoch"]): row for row in read_history_rows(path)}  # the last row of an epoch wins
+    columns = sorted({key for row in rows.values() for key in row} - {"epoch"})
     epochs = sorted(rows)
-    if not epochs:
-        return {}
-    return {key: [rows[epoch][key] for epoch in epochs] for key in rows[epochs[0]]}
+    history = {"epoch": epochs} if epochs else {}
+    history.update({key: [rows[epoch].get(key, float("nan")) for epoch in epochs] for key in columns})
+    return history
 
 
 def plot_history(history, path=None, title="DCGAN training"):

@@ -113,15 +113,18 @@ def test_trains_and_saves_without_tensorflow(backend):
     assert line.startswith(backend)
 
 
-PORTABLE_SUITES = ["tests/test_gan.py", "tests/test_models.py", "tests/test_layers.py", "tests/test_compute.py"]
+PORTABLE_SUITES = [
+    "tests/test_gan.py", "tests/test_models.py", "tests/test_layers.py", "tests/test_compute.py", "tests/test_resume.py",
+]
 
 
 @pytest.mark.parametrize("backend", [name for name in BACKENDS if name != "tensorflow"])
 def test_portable_suites_pass_on(backend):
-    """The train_step, model and layer tests, rerun on another Keras backend."""
+    """The train_step, model, layer, compute and exact-resume tests, rerun on another Keras backend."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", *PORTABLE_SUITES],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", "-m", "not slow",
+         *PORTABLE_SUITES],
         capture_output=True, text=True, cwd=root,
         env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""},
     )  # fmt: skip

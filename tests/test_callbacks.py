@@ -1,4 +1,4 @@
-"""Callbacks: fixed-noise grids, atomic backups that resume exactly, atomic files."""
+"""Callbacks: fixed-noise grids, the history CSV, atomic files."""
 
 import json
 
@@ -7,34 +7,25 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dcgan_keras.callbacks import AtomicBackupAndRestore, SampleGrid
-from dcgan_keras.chapters.training_diagnostics import CrashAfterEpoch, SimulatedCrash
+from dcgan_keras.callbacks import HistoryCSV, SampleGrid
 from dcgan_keras.data import make_dataset
 from dcgan_keras.files import replace_atomically, write_text_atomically
 
 
-def test_interrupted_run_resumes_at_the_next_epoch(tmp_path, mnist_images, make_gan, weights_of):
-    data = make_dataset(mnist_images[:256], 64)
-    backup_dir = str(tmp_path / "backup")
-    gan = make_gan()
-    with pytest.raises(SimulatedCrash):
-        gan.fit(data, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(backup_dir), CrashAfterEpoch(2)])
-    assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 2
-    assert not list((tmp_path / "backup").glob("partial-*"))  # no half-written files left
-    saved_generator = weights_of(gan.generator)
-    saved_steps = int(gan.g_optimizer.iterations)
-
-    fresh = make_gan(seed=1)  # different initial weights: the backup must win
-    seen = []
-    resume = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
-    check = keras.callbacks.LambdaCallback(
-        on_train_begin=lambda logs: (
-            [np.testing.assert_array_equal(a, b) for a, b in zip(weights_of(fresh.generator), saved_generator)],
-            seen.append(("steps", int(fresh.g_optimizer.iterations))),
-        )
-    )
-    fresh.fit(data, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(backup_dir), check, resume])
-    assert seen == [("steps", saved_steps), 2, 3]
+def test_history_csv_keeps_only_columns_with_values_and_truncates_on_resume(tmp_path, mnist_images, make_gan):
+    path = tmp_path / "history.csv"
+    scored = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(fid=10.0 + epoch) if epoch == 1 else None)
+    make_gan().fit(make_dataset(mnist_images[:128], 64), epochs=3, verbose=0, callbacks=[scored, HistoryCSV(path)])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch,D_G_z,D_x,d_loss,fid,g_loss"  # no val_* columns of NA
+    assert [line.split(",")[0] for line in lines[1:]] == ["0", "1", "2"]
+    assert [line.split(",")[4] for line in lines[1:]] == ["", "11.0", ""]  # a score only where it was made
+    # Resumed at epoch 2 (0-based 1): the rows from there on are dropped and written again.
+    make_gan().fit(make_dataset(mnist_images[:128], 64), initial_epoch=1, epochs=2, verbose=0, callbacks=[HistoryCSV(path)])
+    lines_again = path.read_text().splitlines()
+    assert lines_again[0] == "epoch,D_G_z,D_x,d_loss,g_loss"  # the only score was in a dropped row
+    assert [line.split(",")[0] for line in lines_again[1:]] == ["0", "1"]
+    assert lines_again[1].split(",")[:4] == lines[1].split(",")[:4]  # the kept row, unchanged
 
 
 def test_sample_grid_draws_the_same_z_every_epoch(tmp_path, mnist_images, make_gan):

@@ -20,11 +20,13 @@ def test_train_writes_everything_it_promises(tmp_path, capsys):
                  "history.csv", "generator.keras", "dcgan.keras", "best_generator.keras",
                  "last_generator.keras", "quality.json"]:  # fmt: skip
         assert (output / name).is_file(), name
-    assert not (output / "backup").exists()  # removed once the run completed
+    # The final training state stays, so that --epochs N can train the run further.
+    assert [path.name for path in (output / "backup").iterdir()] == ["step-0000000040"]
+    assert json.loads((output / "run.json").read_text())["finished_epochs"] == 2
     with Image.open(output / "progress.gif") as gif:
         assert gif.n_frames == 2
     lines = (output / "history.csv").read_text().splitlines()
-    assert len(lines) == 3 and "fid" in lines[0]  # header + 2 epochs; scored at the last epoch
+    assert len(lines) == 3 and "fid" in lines[0] and "val_" not in lines[0]  # header + 2 epochs; scored last
     printed = capsys.readouterr().out
     assert str(output / "generator.keras") in printed and "Trained 2 epochs" in printed and "Score it with" in printed
 
@@ -46,15 +48,28 @@ def _usage_error(argv, capsys):
     return lines[-1]
 
 
-def test_bad_options_exit_with_one_line(tmp_path, capsys):
-    assert "Unsupported image size 30" in _usage_error(["train", "--image-size", "30", "--output", str(tmp_path)], capsys)
-    no_images = _usage_error(["train", "--image-dir", str(tmp_path), "--output", str(tmp_path / "out")], capsys)
-    assert no_images.startswith("error: No images found")
-    assert "No generator" in _usage_error(["sample", "--generator", str(tmp_path / "missing.keras")], capsys)
-    assert "positive whole number" in _usage_error(["train", "--epochs", "0"], capsys)
-    assert "positive whole number" in _usage_error(["train", "--batch-size", "0"], capsys)
-    (tmp_path / "a_file").write_text("")
-    assert "is a file" in _usage_error(["train", "--output", str(tmp_path / "a_file")], capsys)
+def test_a_finished_run_trains_further_exactly_and_is_only_replaced_on_request(tmp_path, capsys):
+    quick = [*TINY, "--eval-every", "0"]
+    main(["train", "--epochs", "1", "--output", str(tmp_path / "longer"), *quick])
+    main(["train", "--epochs", "2", "--output", str(tmp_path / "longer"), *quick])  # continues at epoch 2
+    main(["train", "--epochs", "2", "--output", str(tmp_path / "straight"), *quick])
+    for name in ["history.csv", "samples/epoch_002.png", "backup/step-0000000040/state.npz"]:
+        assert (tmp_path / "longer" / name).read_bytes() == (tmp_path / "straight" / name).read_bytes(), name
+    assert "Resuming the run" in capsys.readouterr().out
+
+    main(["train", "--epochs", "1", "--output", str(tmp_path / "longer"), "--overwrite", *quick])
+    assert json.loads((tmp_path / "longer" / "run.json").read_text())["finished_epochs"] == 1
+    assert len((tmp_path / "longer" / "history.csv").read_text().splitlines()) == 2
+    assert not (tmp_path / "longer" / "samples" / "epoch_002.png").exists()
+
+
+def test_no_resume_discards_an_interrupted_run(tmp_path, capsys):
+    output = tmp_path / "run"
+    main(["train", "--epochs", "1", "--output", str(output), *TINY, "--eval-every", "0"])
+    record = json.loads((output / "run.json").read_text())
+    (output / "run.json").write_text(json.dumps({**record, "finished_epochs": None}))  # as if killed
+    main(["train", "--epochs", "1", "--no-resume", "--output", str(output), *TINY, "--eval-every", "0"])
+    assert "Resuming" not in capsys.readouterr().out
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch):

@@ -106,17 +106,18 @@ def test_empty_folder_and_unreadable_file(tmp_path):
         data.load_folder(tmp_path / "missing")
 
 
-def test_make_dataset_full_shuffled_batches():
+def test_make_dataset_streams_full_shuffled_batches_by_step():
     images = np.linspace(-1, 1, 100 * 4, dtype="float32").reshape(100, 2, 2, 1)
-    batches = list(data.make_dataset(images, batch_size=32, seed=0).as_numpy_iterator())
-    assert [len(batch) for batch in batches] == [32, 32, 32]  # remainder dropped
-    first = np.concatenate(batches)[:, 0, 0, 0]
-    assert not np.all(np.diff(first) > 0)  # shuffled
+    stream = data.make_dataset(images, batch_size=32, seed=0)
+    assert stream.steps_per_epoch == 3 and stream.num_batches is None  # remainder dropped; endless
+    epochs = [np.concatenate([stream[epoch * 3 + i] for i in range(3)])[:, 0, 0, 0] for epoch in (0, 1)]
+    assert all(len(np.unique(pixels)) == 96 for pixels in epochs)  # no image twice within an epoch
+    assert not np.array_equal(np.sort(epochs[0]), np.sort(epochs[1]))  # a new shuffle each epoch
+    # A batch depends on its step alone: a stream started later agrees, and so does a second stream.
+    np.testing.assert_array_equal(stream.starting_at(4)[0], stream[4])
+    np.testing.assert_array_equal(data.make_dataset(images, 32, seed=0)[7], stream[7])
+    assert not np.array_equal(data.make_dataset(images, 32, seed=1)[0], stream[0])
     with pytest.raises(ValueError, match="smaller batch"):
         data.make_dataset(images, batch_size=101)
 
 
-def test_pipeline_runs_without_autotune_thread():
-    """The autotune thread left fit() idle for seconds after each epoch (benchmarks/throughput.py)."""
-    images = np.zeros((8, 2, 2, 1), "float32")
-    assert data.make_dataset(images, batch_size=4).options().autotune.enabled is False

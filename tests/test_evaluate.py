@@ -113,10 +113,9 @@ def test_quality_checkpoint_keeps_the_best_and_the_last(tmp_path):
     scripted = ScriptedEvaluator([30.0, 10.0, 20.0])
     callback = QualityCheckpoint(scripted, tmp_path, every=2, num_images=7)
     history = tiny_gan().fit(images, batch_size=32, epochs=5, verbose=0, callbacks=[callback]).history
-    # Epochs 2 and 4, and the last one (5); NaN in between keeps one column per score.
+    # Epochs 2 and 4, and the last one (5); only those epochs' logs carry scores.
     assert scripted.calls == [7, 7, 7]
-    assert np.isnan(history["fid"][0]) and np.isnan(history["fid"][2])
-    assert [history["fid"][i] for i in (1, 3, 4)] == [30.0, 10.0, 20.0]
+    assert history["fid"] == [30.0, 10.0, 20.0] and len(history["d_loss"]) == 5
     record = json.loads((tmp_path / "quality.json").read_text())
     assert record["best"]["epoch"] == 4 and [e["epoch"] for e in record["evaluations"]] == [2, 4, 5]
     best = keras.models.load_model(tmp_path / "best_generator.keras")
@@ -129,9 +128,14 @@ def test_quality_checkpoint_remembers_the_best_across_a_resume(tmp_path):
     first = QualityCheckpoint(ScriptedEvaluator([5.0]), tmp_path, every=1)
     tiny_gan().fit(images, batch_size=32, epochs=1, verbose=0, callbacks=[first])
     # A new callback (a resumed run) reads quality.json: a worse score is recorded, not kept as best.
-    resumed = QualityCheckpoint(ScriptedEvaluator([9.0]), tmp_path, every=1)
-    tiny_gan().fit(images, batch_size=32, epochs=1, verbose=0, callbacks=[resumed])
+    resumed = QualityCheckpoint(ScriptedEvaluator([9.0, 3.0]), tmp_path, every=1)
+    tiny_gan().fit(images, batch_size=32, initial_epoch=1, epochs=3, verbose=0, callbacks=[resumed])
     record = json.loads((tmp_path / "quality.json").read_text())
-    assert record["best"]["fid"] == 5.0 and [e["fid"] for e in record["evaluations"]] == [9.0]
+    assert record["best"]["fid"] == 3.0 and [e["fid"] for e in record["evaluations"]] == [5.0, 9.0, 3.0]
+    # Resumed from epoch 2's backup after epoch 3 was scored: epoch 3 is forgotten, the best with it.
+    again = QualityCheckpoint(ScriptedEvaluator([4.0]), tmp_path, every=1)
+    tiny_gan().fit(images, batch_size=32, initial_epoch=2, epochs=3, verbose=0, callbacks=[again])
+    record = json.loads((tmp_path / "quality.json").read_text())
+    assert [e["fid"] for e in record["evaluations"]] == [5.0, 9.0, 4.0] and record["best"]["fid"] == 4.0
     with pytest.raises(ValueError, match="positive"):
         QualityCheckpoint(ScriptedEvaluator([]), tmp_path, every=0)

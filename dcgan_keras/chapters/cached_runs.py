@@ -4,6 +4,8 @@ A run is named by the caller and keyed by its number of steps, batch size
 and seed; notebooks 01 and 05 and ``python -m dcgan_keras.chapters.experiments``
 share the cache. It lives in ``runs/`` under the package's cache folder
 (``~/.cache/dcgan_keras``, or ``$DCGAN_KERAS_CACHE``); delete it to retrain everything.
+Its folder carries ``TRAINING_VERSION``, so runs made by older training code are
+never read back as if they were current.
 """
 
 import json
@@ -13,7 +15,9 @@ import keras
 from dcgan_keras.data import make_dataset
 from dcgan_keras.files import CACHE_DIR, replace_atomically, write_text_atomically
 
-CACHE = CACHE_DIR / "runs"
+# Bump when a change alters what a run trains to (version 2: batches that depend on the step alone).
+TRAINING_VERSION = 2
+CACHE = CACHE_DIR / f"runs-v{TRAINING_VERSION}"
 
 
 def run_folder(name, steps, batch_size=64, seed=0):
@@ -34,7 +38,7 @@ def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0):
         return keras.models.load_model(model_path), json.loads(history_path.read_text())
     keras.utils.set_random_seed(seed)
     gan = build_gan()
-    dataset = make_dataset(images, batch_size, seed=seed).repeat()
+    dataset = make_dataset(images, batch_size, seed=seed)
     history = gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0).history
     folder.mkdir(parents=True, exist_ok=True)
     replace_atomically(gan.save, model_path)

@@ -27,6 +27,7 @@ from dcgan_keras.chapters.measures import mean_pairwise_distance, nearest_labels
 from dcgan_keras.compute import gradients, predict
 from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
 from dcgan_keras.data import make_dataset
+from dcgan_keras.resume import state_variables
 from dcgan_keras.gan import latent_noise
 
 # At the theoretical equilibrium D(x) = D(G(z)) = 1/2 everywhere, so each half
@@ -128,10 +129,10 @@ class DiversityTracker(keras.callbacks.Callback):
 def train_and_track(gan, images, steps, checkpoints, tracker, batch_size=64, seed=0, callbacks=()):
     """``fit()`` for ``steps`` updates in ``checkpoints`` equal "epochs", measuring after each.
 
-    The data repeats, so an "epoch" here is just a measuring interval. Returns
+    The batches run on across "epochs", so an epoch here is just a measuring interval. Returns
     the training time in seconds (tracking included).
     """
-    dataset = make_dataset(images, batch_size, seed=seed).repeat()
+    dataset = make_dataset(images, batch_size, seed=seed)
     started = time.perf_counter()
     # Without BatchNorm, TensorFlow's graph optimiser tries to fuse each biased
     # convolution with its LeakyReLU, fails, logs "remapper failed" from C++ and
@@ -143,23 +144,33 @@ def train_and_track(gan, images, steps, checkpoints, tracker, batch_size=64, see
 
 
 class SimulatedCrash(RuntimeError):
-    """Raised by ``CrashAfterEpoch`` in place of a real kill."""
+    """Raised by ``CrashAtStep`` in place of a real kill."""
 
 
-class CrashAfterEpoch(keras.callbacks.Callback):
-    """Raise ``SimulatedCrash`` at the end of epoch ``epoch`` (1-based).
+class CrashAtStep(keras.callbacks.Callback):
+    """Raise ``SimulatedCrash`` at the end of training step ``step`` (1-based, counted from creation).
 
-    Put it after the backup callback in the list, so the epoch is saved first,
-    just as a kill right after a checkpoint would leave it.
+    Placed before ``fit_resumably``'s backup (it puts its own backup last), the
+    crash comes before that step is saved, as a kill at a random moment would.
     """
 
-    def __init__(self, epoch):
+    def __init__(self, step):
         super().__init__()
-        self.epoch = epoch
+        self.step, self.steps_seen = step, 0
 
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epoch:
-            raise SimulatedCrash(f"simulated crash after epoch {self.epoch}")
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps_seen += 1
+        if self.steps_seen == self.step:
+            raise SimulatedCrash(f"simulated crash at step {self.step}")
+
+
+def state_difference(first, second):
+    """The largest absolute difference between two DCGANs' training states, per group of variables."""
+    pairs = zip(state_variables(first).items(), state_variables(second).values())
+    return {
+        group: max((float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(ours, theirs)), default=0.0)
+        for (group, ours), theirs in pairs
+    }
 
 
 class ResumeProbe(keras.callbacks.Callback):

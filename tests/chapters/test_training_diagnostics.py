@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 
 from dcgan_keras import DCGAN, build_discriminator, build_generator, generator_loss  # noqa: E402
 from dcgan_keras.chapters import figures, measures, training_diagnostics as dg  # noqa: E402
-from dcgan_keras.callbacks import AtomicBackupAndRestore  # noqa: E402
+from dcgan_keras.resume import fit_resumably  # noqa: E402
 from dcgan_keras.data import load_embedded_mnist, make_dataset, to_unit_range  # noqa: E402
 
 SHAPE = (28, 28, 1)
@@ -132,14 +132,17 @@ def test_tracker_records_each_checkpoint(mnist, split):
     assert {"diversity", "nearest_real", "top_class_share", "d_loss", "D_G_z"} <= set(tracker.history[0])
 
 
-def test_crash_and_resume_probe(tmp_path, mnist):
-    data = make_dataset(mnist[0][:128], 32)
-    backup = str(tmp_path / "backup")
-    with pytest.raises(dg.SimulatedCrash):
-        _tiny_gan().fit(data, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(backup), dg.CrashAfterEpoch(2)])
-    probe = dg.ResumeProbe()
-    _tiny_gan(seed=1).fit(data, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(backup), probe])
-    assert probe.seen == [{"epoch": 3, "d_steps": 8, "g_steps": 8}, {"epoch": 4, "d_steps": 12, "g_steps": 12}]
+def test_crash_at_step_resume_probe_and_state_difference(tmp_path, mnist):
+    data = make_dataset(mnist[0][:128], 32)  # 4 steps per epoch
+    reference = _tiny_gan()
+    fit_resumably(reference, data, 3, tmp_path / "reference", verbose=0)
+    with pytest.raises(dg.SimulatedCrash, match="step 6"):
+        fit_resumably(_tiny_gan(), data, 3, tmp_path / "crashed", verbose=0, callbacks=[dg.CrashAtStep(6)])
+    probe, resumed = dg.ResumeProbe(), _tiny_gan(seed=1)
+    fit_resumably(resumed, data, 3, tmp_path / "crashed", verbose=0, callbacks=[probe])
+    assert probe.seen == [{"epoch": 2, "d_steps": 4, "g_steps": 4}, {"epoch": 3, "d_steps": 8, "g_steps": 8}]
+    assert set(dg.state_difference(reference, resumed).values()) == {0.0}
+    assert dg.state_difference(reference, _tiny_gan())["model"] > 0
 
 
 def test_figures(tmp_path):
