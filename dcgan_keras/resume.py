@@ -71,7 +71,9 @@ def save_state(gan, directory, global_step, steps_per_epoch):
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     arrays = {
-        f"{group}/{index}": keras.ops.convert_to_numpy(variable.value)
+        # .numpy(), not .value: under MirroredStrategy the metrics are sync-on-read, and only
+        # .numpy() sums their replicas into one array.
+        f"{group}/{index}": variable.numpy()
         for group, variables in state_variables(gan).items()
         for index, variable in enumerate(variables)
     }
