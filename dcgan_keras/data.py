@@ -7,6 +7,7 @@ shuffled batches for ``DCGAN.fit()`` whose order depends on nothing but the
 seed and the step, on every backend.
 """
 
+import copy
 import gzip
 import hashlib
 import pathlib
@@ -235,6 +236,8 @@ class TrainingBatches(keras.utils.PyDataset):
 
     def __init__(self, images, batch_size=128, seed=0, first_step=0):
         super().__init__()
+        images = np.asarray(images)
+        check_unit_range(images)  # once, here: every later copy of the stream shares these images
         if len(images) < batch_size:
             raise UsageError(
                 f"batch_size={batch_size} is larger than the {len(images)} images; use a smaller batch."
@@ -248,8 +251,10 @@ class TrainingBatches(keras.utils.PyDataset):
         return None  # endless: fit() stops after epochs * steps_per_epoch steps
 
     def starting_at(self, step):
-        """The same stream, starting at global step ``step``."""
-        return TrainingBatches(self.images, self.batch_size, self.seed, step)
+        """The same stream, starting at global step ``step`` (the images are not checked again)."""
+        stream = copy.copy(self)
+        stream.first_step, stream._order = step, (None, None)
+        return stream
 
     def as_tf_dataset(self):
         """The same stream as a ``tf.data`` pipeline whose batches have a static shape.
@@ -283,6 +288,4 @@ class TrainingBatches(keras.utils.PyDataset):
 
 def make_dataset(images, batch_size=128, seed=0):
     """Float images in [-1, 1] as ``TrainingBatches`` for ``DCGAN.fit``."""
-    images = np.asarray(images)
-    check_unit_range(images)
     return TrainingBatches(images, batch_size, seed)

@@ -185,7 +185,7 @@ class DCGAN(keras.Model):
             _check_images(x, self.image_shape)
         else:
             if isinstance(x, TrainingBatches):
-                _check_images(x.images, self.image_shape)
+                _check_images(x.images, self.image_shape, values=False)  # the stream checked them
                 # The stream is endless: one "epoch" is one pass over the images.
                 kwargs.setdefault("steps_per_epoch", x.steps_per_epoch)
                 if keras.backend.backend() == "tensorflow":
@@ -476,7 +476,7 @@ def _check_dataset_spec(spec, image_shape):
     _check_batch_shape(spec, image_shape)
 
 
-def _check_images(images, image_shape):
+def _check_images(images, image_shape, values=True):
     if images.ndim == 3 and image_shape[-1] == 1:
         hint = " Add the channel axis: images[..., None]."
     else:
@@ -486,4 +486,5 @@ def _check_images(images, image_shape):
             f"Expected images of shape (N, {', '.join(map(str, image_shape))}), "
             f"got {images.shape}.{hint}"
         )
-    check_unit_range(images)
+    if values:
+        check_unit_range(images)
