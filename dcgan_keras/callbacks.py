@@ -93,15 +93,14 @@ class QualityCheckpoint(keras.callbacks.Callback):
         self.record_path = self.directory / "quality.json"
         self.best_path, self.last_path = self.directory / "best_generator.keras", self.directory / "last_generator.keras"
         self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else {"evaluations": [], "best": None}
-
-        self._resumed = False
+        self._started = False
 
     def on_train_begin(self, logs=None):
         self.last_epoch = self.params.get("epochs", 0) - 1
 
     def on_epoch_begin(self, epoch, logs=None):
-        if not self._resumed:  # the first epoch of this run: forget evaluations from here on
-            self._resumed = True
+        if not self._started:  # the first epoch of this run: forget evaluations from here on
+            self._started = True
             kept = [entry for entry in self.record["evaluations"] if entry["epoch"] <= epoch]
             # The latest of equal scores wins, as in save().
             best = min(reversed(kept), key=lambda entry: entry[self.monitor], default=None)
