@@ -273,13 +273,12 @@ def train(config):
 
 def _train_in(config, paths):
     """The ``train`` command inside its locked folder."""
-    _claim_run_folder(config, paths)
+    position = _claim_run_folder(config, paths)
     images = _load_training_images(config)
     # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
     evaluator = _evaluator(config.features, config.eval_images, images=images) if config.eval_every else None
     gan = _build_gan(config)
     batches = data.make_dataset(images, config.batch_size, seed=config.seed)
-    position = latest_position(paths.backup)
     if position:
         print(f"Resuming the run in {paths.output} at epoch {position['epoch'] + 1}, step {position['step']} "
               f"of {batches.steps_per_epoch}, exactly where its last backup left it.")
@@ -308,12 +307,14 @@ def _claim_run_folder(config, paths):
     A finished run is kept unless ``--overwrite``; it is trained further when
     ``--epochs`` asks for more. An interrupted run is resumed with the same
     options, or discarded by ``--no-resume``. Files of an unknown run are kept.
+    Returns the position training resumes from (None for a fresh start).
     """
     record = json.loads(paths.record.read_text()) if paths.record.exists() else None
     position = latest_position(paths.backup)
     where = f"--output {paths.output}"
     if config.overwrite:
         _forget_previous_run(paths)
+        position = None
     elif record is not None and record["finished_epochs"] is not None:
         finished = record["finished_epochs"]
         if not config.resume:
@@ -326,6 +327,7 @@ def _claim_run_folder(config, paths):
     elif position is not None:
         if not config.resume:
             _forget_previous_run(paths)
+            position = None
         else:
             _check_same_run(config, record, where)
             trained = position["epoch"] + (position["step"] > 0)
@@ -337,6 +339,7 @@ def _claim_run_folder(config, paths):
         raise UsageError(f"{where} holds files of a run this command did not start (no run.json). "
                          f"Pass --overwrite to replace them, or choose another --output.")
     _write_record(paths, config)
+    return position
 
 
 def _check_same_run(config, record, where):

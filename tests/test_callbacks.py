@@ -1,6 +1,5 @@
 """Callbacks: fixed-noise grids, the history CSV, atomic files."""
 
-import json
 
 import keras
 import numpy as np

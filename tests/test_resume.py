@@ -12,9 +12,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dcgan_keras.chapters.training_diagnostics import (
+    CrashAtStep,
+    SimulatedCrash,
+    state_difference,
+)
 from dcgan_keras.data import make_dataset
-from dcgan_keras.resume import TrainingDiverged, fit_resumably, latest_position, restore_state, save_state, snapshots
-from dcgan_keras.chapters.training_diagnostics import CrashAtStep, SimulatedCrash, state_difference
+from dcgan_keras.resume import (
+    TrainingDiverged,
+    fit_resumably,
+    latest_position,
+    restore_state,
+    save_state,
+    snapshots,
+)
 
 
 def _run(gan, images, directory, epochs=3, every=4, callbacks=()):
@@ -144,7 +155,8 @@ def test_a_killed_train_command_resumes_bit_for_bit(tmp_path, mnist_images):
     }
     for name, moment in moments.items():
         output = tmp_path / name.replace(" ", "-").replace("'", "").replace(",", "")
-        assert _kill_when(_train_command(digits, output), lambda: moment(output)), f"{name}: finished before the kill"
+        ready = lambda output=output, moment=moment: moment(output)
+        assert _kill_when(_train_command(digits, output), ready), f"{name}: finished before the kill"
         subprocess.run(_train_command(digits, output), check=True, capture_output=True)
         arrays, files = _outputs(output)
         assert files == reference_files, name
