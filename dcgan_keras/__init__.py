@@ -23,6 +23,7 @@ from dcgan_keras.compute import gradients, predict, weight_gradients
 from dcgan_keras.data import (
     DatasetUnavailableError,
     TrainingBatches,
+    load_embedded_emoji,
     load_embedded_mnist,
     load_images,
     make_dataset,
@@ -31,7 +32,7 @@ from dcgan_keras.data import (
 )
 from dcgan_keras.distribute import data_parallel
 from dcgan_keras.errors import UsageError
-from dcgan_keras.evaluate import InceptionEvaluator, MnistEvaluator
+from dcgan_keras.evaluate import EmojiEvaluator, InceptionEvaluator, MnistEvaluator
 from dcgan_keras.gan import (
     DCGAN,
     discriminator_loss,
@@ -50,8 +51,14 @@ from dcgan_keras.models import (
     multiply_adds,
     valid_image_sizes,
 )
+from dcgan_keras.plotting import (
+    image_grid,
+    plot_history,
+    save_gif,
+    save_grid,
+    show_images,
+)
 from dcgan_keras.resume import TrainingDiverged, fit_resumably
-from dcgan_keras.plotting import image_grid, plot_history, save_gif, save_grid, show_images
 
 __version__ = "0.1.0"
 
@@ -63,12 +70,12 @@ __all__ = [
     "DCGAN", "discriminator_loss", "generator_loss", "paper_optimizer", "latent_noise", "interpolate",
     "generate_images",
     # data (data.py)
-    "load_images", "load_embedded_mnist", "make_dataset", "TrainingBatches", "to_unit_range", "to_uint8",
-    "DatasetUnavailableError",
+    "load_images", "load_embedded_mnist", "load_embedded_emoji", "make_dataset", "TrainingBatches", "to_unit_range",
+    "to_uint8", "DatasetUnavailableError",
     # training callbacks (callbacks.py), exact resume (resume.py), more than one device (distribute.py)
     "SampleGrid", "HistoryCSV", "QualityCheckpoint", "fit_resumably", "TrainingDiverged", "data_parallel",
     # sample quality (evaluate.py, metrics.py)
-    "MnistEvaluator", "InceptionEvaluator", "fid", "kid", "class_coverage",
+    "MnistEvaluator", "EmojiEvaluator", "InceptionEvaluator", "fid", "kid", "class_coverage",
     # figures (plotting.py)
     "image_grid", "show_images", "save_grid", "save_gif", "plot_history",
     # any backend (compute.py) and errors (errors.py)

@@ -21,19 +21,31 @@ import zipfile
 import keras
 import numpy as np
 
-from dcgan_keras import data, evaluate as scoring
+from dcgan_keras import data, feature_nets
+from dcgan_keras import evaluate as scoring
 from dcgan_keras.callbacks import HistoryCSV, QualityCheckpoint, SampleGrid
 from dcgan_keras.distribute import check_global_batch, data_parallel
 from dcgan_keras.errors import UsageError
 from dcgan_keras.files import folder_lock, write_text_atomically
 from dcgan_keras.gan import DCGAN, generate_images, interpolate, latent_noise
 from dcgan_keras.models import num_stages
-from dcgan_keras.plotting import image_grid, plot_history, read_history_csv, save_gif, save_grid, save_image
+from dcgan_keras.plotting import (
+    image_grid,
+    plot_history,
+    read_history_csv,
+    save_gif,
+    save_grid,
+    save_image,
+)
 from dcgan_keras.resume import fit_resumably, latest_position
 
 GRAYSCALE_DATASETS = {data.EMBEDDED, "mnist", "fashion_mnist", "emnist", "kmnist"}
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-MNIST_SHAPE = (28, 28, 1)
+# Defaults that depend on the data: (width, epochs, eval_every). The embedded sets' are chosen so that
+# the default run takes minutes on a 2-core CPU (README: "What the main job makes"); others get MNIST's.
+DATASET_DEFAULTS = {data.EMBEDDED: (64, 18, 6), data.EMOJI: (32, 36, 9)}
+# The data each offline evaluator's reference set comes from.
+OFFLINE_FEATURES = {"mnist": {data.EMBEDDED, "mnist"}, "emoji": {data.EMOJI}}
 # The options that shape the trajectory: a run can only be resumed with the same ones.
 RUN_DEFINING_OPTIONS = ("dataset", "image_dir", "image_size", "channels", "batch_size", "width", "kernel_size",
                         "latent_dim", "seed")
@@ -75,18 +87,20 @@ def _train_parser(subparsers):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--dataset", default=data.EMBEDDED,
-                        help=f"'{data.EMBEDDED}' or a tensorflow-datasets name (mnist, cifar10, celeb_a, ...)")
+                        help=f"'{data.EMBEDDED}' (28x28 digits), '{data.EMOJI}' (64x64 colour emoji, the paper's "
+                             f"size), both offline, or a tensorflow-datasets name (mnist, cifar10, celeb_a, ...)")
     parser.add_argument("--image-dir", type=pathlib.Path,
                         help="train on a folder of your own images instead (nested folders are fine)")
     parser.add_argument("--image-size", type=_positive,
                         help="square size; default 28 for MNIST-like data, 64 otherwise")
     parser.add_argument("--channels", type=int, choices=(1, 3),
                         help="default 1 for MNIST-like data, 3 otherwise")
-    parser.add_argument("--epochs", type=_positive, default=18)
+    parser.add_argument("--epochs", type=_positive, help=f"default 18 for MNIST, 36 for {data.EMOJI}")
     parser.add_argument("--batch-size", type=_positive, default=64,
                         help="the paper uses 128; 64 gives twice the updates per CPU minute on MNIST")
-    parser.add_argument("--width", type=_positive, default=64,
-                        help="channels of the widest-resolution hidden layer (the paper uses 128)")
+    parser.add_argument("--width", type=_positive,
+                        help="channels of the widest-resolution hidden layer; the paper uses 128 (1024 channels at "
+                             f"4x4 for 64x64 images). Default 64 for MNIST, 32 for {data.EMOJI} (CPU-sized)")
     parser.add_argument("--kernel-size", type=int, default=5, choices=(4, 5))
     parser.add_argument("--latent-dim", type=_positive, default=100)
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("runs/dcgan"))
@@ -106,9 +120,12 @@ def _train_parser(subparsers):
                         help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
     parser.add_argument("--eval-every", type=_non_negative,
                         help="score the generator (FID, KID, class coverage) every N epochs and keep the best "
-                             "one as best_generator.keras; default 6 for 28x28 MNIST (offline classifier "
-                             "features), 0 (off) otherwise, where it needs InceptionV3's weights (online)")
-    parser.add_argument("--eval-images", type=_positive, default=5000, help="samples per evaluation")
+                             f"one as best_generator.keras; default 6 for 28x28 MNIST and 9 for {data.EMOJI} "
+                             "(offline, the shipped feature networks), 0 (off) otherwise, where it needs "
+                             "InceptionV3's weights (online)")
+    parser.add_argument("--eval-images", type=_positive,
+                        help="samples per evaluation; default 5000, or as many as the offline evaluator's real "
+                             "half holds (1,893 emoji), so that the FID is comparable with its floor")
     parser.set_defaults(command=lambda args: train(TrainConfig.from_args(args)))
 
 
@@ -124,11 +141,14 @@ def _evaluate_parser(subparsers):
         "evaluate",
         help="score a saved generator: FID, KID and class coverage",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="MNIST-like generators are scored offline on the package's MNIST classifier; "
-                    "--features inception scores any generator on InceptionV3 (downloads its weights).",
+        description="By default the generator's output shape picks the evaluator: 28x28x1 generators are scored "
+                    "offline against MNIST on the package's MNIST classifier, 64x64x3 ones against the emoji on "
+                    "its emoji network. --features inception scores any generator on InceptionV3 (downloads its "
+                    "weights) against --dataset or --image-dir.",
     )
-    _generator_options(parser, num_images=5000, help="generated images (and real ones per side)")
-    parser.add_argument("--features", choices=("mnist", "inception"), default="mnist")
+    _generator_options(parser, num_images=None, help="generated images (and real ones per side); default 5000, "
+                                                      "or the offline evaluator's real half (1,893 emoji)")
+    parser.add_argument("--features", choices=("auto", "mnist", "emoji", "inception"), default="auto")
     parser.add_argument("--dataset", default=data.EMBEDDED, help="--features inception: the reference data")
     parser.add_argument("--image-dir", type=pathlib.Path, help="--features inception: reference images from a folder")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -156,12 +176,14 @@ def _sample_parser(subparsers):
 def _classifier_parser(subparsers):
     parser = subparsers.add_parser(
         "train-classifier",
-        help="(re)make the MNIST classifier whose features the evaluation uses",
-        description=f"Trains it with its fixed seed on {10000 - scoring.HELD_OUT:,} embedded digits, reports the "
-                    f"held-out accuracy on the other {scoring.HELD_OUT:,}, and writes PATH and its card PATH.json.",
+        help="(re)make a feature network the offline evaluation uses (MNIST or emoji)",
+        description="Trains it with its fixed seed on its part of the embedded data (MNIST: 8,000 digits; emoji: "
+                    "80% of the designs), reports the held-out accuracy on the rest, and writes PATH and its "
+                    "card PATH.json.",
     )
     parser.add_argument("path", type=pathlib.Path, metavar="PATH", help="where to write the .keras file")
-    parser.set_defaults(command=lambda args: train_classifier(args.path))
+    parser.add_argument("--features", choices=tuple(feature_nets.NETWORKS), default="mnist")
+    parser.set_defaults(command=lambda args: train_classifier(args.path, args.features))
 
 
 def build_parser():
@@ -209,12 +231,18 @@ class TrainConfig:
     @classmethod
     def from_args(cls, args):
         options = _fields_from(args, cls)
-        grayscale = args.image_dir is None and args.dataset in GRAYSCALE_DATASETS
-        options["image_size"] = args.image_size or (28 if grayscale else 64)
-        options["channels"] = args.channels or (1 if grayscale else 3)
+        dataset = "folder" if args.image_dir is not None else args.dataset
+        grayscale = dataset in GRAYSCALE_DATASETS
+        size, channels = data.EMBEDDED_SHAPES.get(dataset, (28, 1) if grayscale else (64, 3))
+        options["image_size"] = args.image_size or size
+        options["channels"] = args.channels or channels
+        width, epochs, eval_every = DATASET_DEFAULTS.get(dataset, DATASET_DEFAULTS[data.EMBEDDED])
+        options["width"] = args.width or width
+        options["epochs"] = args.epochs or epochs
+        features = _features_for(dataset, (options["image_size"], options["image_size"], options["channels"]))
         if args.eval_every is None:
-            mnist_like = (options["image_size"], options["image_size"], options["channels"]) == MNIST_SHAPE
-            options["eval_every"] = 6 if mnist_like else 0
+            options["eval_every"] = 0 if features == "inception" else eval_every  # InceptionV3 needs a download
+        options["eval_images"] = args.eval_images or scoring.EVALUATOR_IMAGES.get(features, scoring.NUM_IMAGES)
         config = cls(**options)
         num_stages(config.image_size)  # reject a bad size before loading any data
         _check_writable_folder(config.output)
@@ -230,8 +258,13 @@ class TrainConfig:
 
     @property
     def features(self):
-        """The evaluator's features: the shipped MNIST classifier for MNIST-like runs, else InceptionV3."""
-        return "mnist" if self.image_shape == MNIST_SHAPE else "inception"
+        return _features_for("folder" if self.image_dir is not None else self.dataset, self.image_shape)
+
+
+def _features_for(dataset, image_shape):
+    """The evaluator: a shipped feature network where its reference data is the training data, else InceptionV3."""
+    name = scoring.for_shape(image_shape)
+    return name if dataset in OFFLINE_FEATURES.get(name, ()) else "inception"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,6 +306,7 @@ def train(config):
 
 def _train_in(config, paths):
     """The ``train`` command inside its locked folder."""
+    earlier_seconds = 0.0 if config.overwrite else _recorded_seconds(paths)  # trained further: add to its time
     position = _claim_run_folder(config, paths)
     images = _load_training_images(config)
     # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
@@ -290,15 +324,22 @@ def _train_in(config, paths):
                   _training_callbacks(config, paths, sample_grid, evaluator), config.verbose)
     seconds = time.perf_counter() - started
     written = _write_artefacts(config, paths, gan, sample_grid)
-    _write_record(paths, config, finished_epochs=config.epochs)
+    _write_record(paths, config, finished_epochs=config.epochs, train_seconds=earlier_seconds + seconds)
     done = (position or {}).get("global_step", 0) / batches.steps_per_epoch
     _report(config, written, config.epochs - done, seconds)
 
 
-def _write_record(paths, config, finished_epochs=None):
-    """run.json: the options that define the run, and how many epochs are finished (None: in progress)."""
-    record = {"options": config.run_defining_options(), "finished_epochs": finished_epochs}
+def _write_record(paths, config, finished_epochs=None, train_seconds=None):
+    """run.json: the options that define the run, how many epochs are finished (None: in progress), and
+    the seconds that the finished sessions spent training (scoring included, loading excluded)."""
+    record = {"options": config.run_defining_options(), "finished_epochs": finished_epochs,
+              "train_seconds": None if train_seconds is None else round(train_seconds, 1)}
     write_text_atomically(json.dumps(record, indent=1), paths.record)
+
+
+def _recorded_seconds(paths):
+    record = json.loads(paths.record.read_text()) if paths.record.exists() else {}
+    return (record.get("train_seconds") or 0.0) if record.get("finished_epochs") else 0.0
 
 
 def _claim_run_folder(config, paths):
@@ -429,19 +470,19 @@ def _report(config, written, epochs_run, seconds):
     print(f"\nTrained {epochs_run:g} epochs in {seconds:.0f} s. Wrote:")
     for label, path in written.items():
         print(f"  {label:45s} {path}")
-    print(f"Draw new digits with: python -m dcgan_keras sample --generator {written['generator']}")
+    print(f"Draw new images with: python -m dcgan_keras sample --generator {written['generator']}")
     if config.eval_every:
         print(f"Score it with:        python -m dcgan_keras evaluate --generator {written['generator']}")
 
 
 def _evaluator(features, num_images, image_shape=None, dataset=data.EMBEDDED, image_dir=None, images=None):
-    """The MNIST-classifier evaluator, or InceptionV3 against ``num_images`` reference images.
+    """An offline evaluator ("mnist", "emoji"), or InceptionV3 against ``num_images`` reference images.
 
-    The reference is ``images`` when given, else loaded from ``dataset`` or
-    ``image_dir`` at ``image_shape`` (the generator's).
+    The InceptionV3 reference is ``images`` when given, else loaded from
+    ``dataset`` or ``image_dir`` at ``image_shape`` (the generator's).
     """
-    if features == "mnist":
-        return scoring.MnistEvaluator()
+    if features in scoring.EVALUATORS:
+        return scoring.offline_evaluator(features)
     if images is None:
         size, _, channels = image_shape
         images = data.load_images(dataset, size, channels, image_dir)
@@ -455,7 +496,7 @@ def _evaluator(features, num_images, image_shape=None, dataset=data.EMBEDDED, im
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
     generator: pathlib.Path
-    num_images: int
+    num_images: int | None
     seed: int
     features: str
     dataset: str
@@ -467,41 +508,56 @@ class EvaluateConfig:
         return cls(**_fields_from(args, cls))
 
 
+def _evaluate_features(config, image_shape):
+    """The evaluator asked for, or the one the output shape picks; a one-line error if it cannot score it."""
+    if config.features == "auto":
+        return scoring.for_shape(image_shape) or "inception"
+    wanted = {"mnist": scoring.MNIST_SHAPE, "emoji": scoring.EMOJI_SHAPE}.get(config.features)
+    if wanted is not None and image_shape[-1] != wanted[-1]:
+        kind = "colour" if image_shape[-1] == 3 else "grayscale"
+        raise UsageError(
+            f"{config.generator} makes {kind} images of shape {image_shape}; --features {config.features} scores "
+            f"{wanted[-1]}-channel images. Leave out --features to pick the evaluator from the shape, or use "
+            f"--features inception (with --dataset/--image-dir for the reference images)."
+        )
+    return config.features
+
+
 def evaluate(config):
     generator = _load_generator(config.generator)
     image_shape = tuple(generator.output_shape[1:])
-    if config.features == "mnist" and image_shape[-1] != 1:
-        raise UsageError(
-            f"{config.generator} makes {image_shape} colour images; the MNIST classifier scores digits. "
-            f"Use --features inception (with --dataset/--image-dir for the reference images)."
-        )
-    evaluator = _evaluator(config.features, config.num_images, image_shape, config.dataset, config.image_dir)
-    scores = evaluator.evaluate_generator(generator, config.num_images, config.seed)
+    features = _evaluate_features(config, image_shape)
+    num_images = config.num_images or scoring.EVALUATOR_IMAGES.get(features, scoring.NUM_IMAGES)
+    evaluator = _evaluator(features, num_images, image_shape, config.dataset, config.image_dir)
+    scores = evaluator.evaluate_generator(generator, num_images, config.seed)
     report = {"generator": str(config.generator), "features": evaluator.name, "seed": config.seed, "scores": scores}
-    if config.features == "mnist":
-        report["real_floor"] = evaluator.real_floor(config.num_images, config.seed)
+    if features in scoring.EVALUATORS:
+        report["real_floor"] = evaluator.real_floor(num_images, config.seed)
         report["classifier_held_out_accuracy"] = evaluator.card.get("held_out_accuracy")
+        report["reference"] = features
     print(json.dumps(report) if config.json else _score_table(report))
 
 
 def _score_table(report):
     floor = report.get("real_floor", {})
+    real = {"mnist": "real digits", "emoji": "real emoji"}.get(report.get("reference"), "real")
     lines = [
         f"{report['generator']}: {report['scores']['num_images']} samples (seed {report['seed']}), "
         f"{report['features']} features",
-        f"{'score':28s} {'generator':>10s} {'real digits':>12s}",
+        f"{'score':28s} {'generator':>10s} {real:>12s}",
     ]
     rows = [("FID (lower is better)", "fid", "{:.2f}"), ("KID (lower is better)", "kid", "{:.3f}"),
             ("classes present (of 10)", "classes", "{:d}"), ("KL(classes || data)", "kl", "{:.4f}"),
-            ("mean confidence", "confidence", "{:.3f}")]
+            ("mean confidence", "confidence", "{:.3f}"), ("colour histogram distance", "colours", "{:.3f}")]
     for label, key, form in rows:
         if key in report["scores"]:
-            real = form.format(floor[key]) if key in floor else ""
-            lines.append(f"{label:28s} {form.format(report['scores'][key]):>10s} {real:>12s}")
+            floor_value = form.format(floor[key]) if key in floor else ""
+            lines.append(f"{label:28s} {form.format(report['scores'][key]):>10s} {floor_value:>12s}")
     if floor:
-        lines.append(f"'real digits': {floor['num_images']} real digits outside the reference set, scored the "
-                     f"same way (the floor). Classifier held-out accuracy "
-                     f"{report['classifier_held_out_accuracy']:.1%}.")
+        lines.append(f"'{real}': {floor['num_images']} {real} outside the reference set, scored the same way "
+                     f"(the floor). Classifier held-out accuracy {report['classifier_held_out_accuracy']:.1%}.")
+    if report.get("reference") == "emoji":
+        lines.append("These FIDs are in the package's emoji features: not comparable with InceptionV3 FIDs.")
     return "\n".join(lines)
 
 
@@ -568,10 +624,13 @@ def _load_generator(path):
 # --- train-classifier ------------------------------------------------------------------
 
 
-def train_classifier(path):
-    model, accuracy = scoring.train_classifier(*scoring.classifier_split())
-    scoring.save_classifier(model, accuracy, path)
-    print(f"Held-out accuracy {accuracy:.4f} on {scoring.HELD_OUT} digits. Wrote {path}.")
+def train_classifier(path, features="mnist"):
+    net = feature_nets.by_name(features)
+    train_set, held_out = feature_nets.split(net)
+    model, scores = feature_nets.train(net, train_set, held_out)
+    feature_nets.save(net, model, scores, path, len(train_set[0]))
+    print(f"Held-out accuracy {scores['held_out_accuracy']:.4f} (balanced {scores['held_out_balanced_accuracy']:.4f}) "
+          f"on {scores['held_out_images']} images. Wrote {path}.")
 
 
 def main(argv=None):

@@ -1,4 +1,4 @@
-"""Images for training: the embedded MNIST, tensorflow-datasets, or a folder.
+"""Images for training: the embedded MNIST or emoji, tensorflow-datasets, or a folder.
 
 Every source ends the same way: square images (center-cropped, never
 squashed), resized, in grayscale or RGB, as float32 scaled to [-1, 1], the
@@ -10,6 +10,7 @@ seed and the step, on every backend.
 import copy
 import gzip
 import hashlib
+import io
 import pathlib
 
 import keras
@@ -30,6 +31,12 @@ MNIST_FILES = {
         "fc607395669ec21321ea83e4b82c0544b7e8e63ff5b34337c06bc0a17cc0da3c",
     ),
 }
+# Google's Noto Emoji at the paper's 64x64x3 (images Apache-2.0, packaging MIT: see emoji/README.md).
+EMOJI = "emoji-embedded"
+EMOJI_DIR = pathlib.Path(__file__).parent / "emoji"
+EMOJI_FILE = ("images.npz", "8166e7accf54828f6fb05bdd621a1e984cb5b1b009951f3daf2f8481043a1de2")
+# The embedded datasets and their native (size, channels): the CLI's defaults for them.
+EMBEDDED_SHAPES = {EMBEDDED: (28, 1), EMOJI: (64, 3)}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -62,16 +69,21 @@ def to_uint8(images):
     return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype("uint8")
 
 
-def _read_verified(path, sha256):
-    payload = pathlib.Path(path).read_bytes()
+def _read_verified(path, sha256, dataset=EMBEDDED):
+    """The bytes of one shipped file, or an error if they are not the ones the package was built with."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise DatasetUnavailableError(
+            f"{path} is missing. Reinstall dcgan_keras (pip install --force-reinstall -e .) to restore {dataset}."
+        )
+    payload = path.read_bytes()
     digest = hashlib.sha256(payload).hexdigest()
     if digest != sha256:
         raise DatasetUnavailableError(
             f"{path} is corrupt: its sha256 is {digest}, expected {sha256}. "
-            f"Reinstall dcgan_keras (pip install --force-reinstall -e .) to "
-            f"restore the embedded MNIST."
+            f"Reinstall dcgan_keras (pip install --force-reinstall -e .) to restore {dataset}."
         )
-    return gzip.decompress(payload)
+    return payload
 
 
 def _parse_idx(raw, magic, item_shape):
@@ -90,12 +102,43 @@ def load_embedded_mnist(with_labels=False, directory=MNIST_DIR):
     """
     directory = pathlib.Path(directory)
     name, sha256 = MNIST_FILES["images"]
-    images = _parse_idx(_read_verified(directory / name, sha256), 2051, (28, 28))
+    images = _parse_idx(gzip.decompress(_read_verified(directory / name, sha256)), 2051, (28, 28))
     if not with_labels:
         return images
     name, sha256 = MNIST_FILES["labels"]
-    labels = _parse_idx(_read_verified(directory / name, sha256), 2049, ())
+    labels = _parse_idx(gzip.decompress(_read_verified(directory / name, sha256)), 2049, ())
     return images, labels
+
+
+def load_embedded_emoji(with_labels=False, directory=EMOJI_DIR):
+    """Google's Noto Emoji shipped in the package: 3,786 uint8 RGB images, 64x64, on white.
+
+    With ``with_labels``, returns ``(images, labels, categories, names)``:
+    each image's Unicode category (an index into the 10 ``categories``) and
+    its short name. About half the images are skin-tone variants of another
+    (names with a ``_1F3FB``...``_1F3FF`` suffix, see ``emoji_designs``), and
+    the categories are very unequal (People & Body 2,261, Component 5).
+    The file is checked against its sha256 on every load. The images are
+    Google's, under the Apache License 2.0; see ``emoji/README.md``.
+    """
+    name, sha256 = EMOJI_FILE
+    with np.load(io.BytesIO(_read_verified(pathlib.Path(directory) / name, sha256, EMOJI))) as arrays:
+        if not with_labels:
+            return arrays["images"]
+        categories, names = [str(c) for c in arrays["categories"]], [str(n) for n in arrays["names"]]
+        return arrays["images"], arrays["labels"].astype("int32"), categories, names
+
+
+def emoji_designs(names):
+    """One integer per emoji *design*: skin-tone variants of one emoji share it.
+
+    ``"santa_1F3FB"`` and ``"santa"`` are one design drawn in two skin tones.
+    Splits by design keep every variant on one side, so a held-out half holds
+    emoji the other half has never seen in any tone.
+    """
+    bases = [str(name).split("_1F3F")[0] for name in names]
+    _, design = np.unique(bases, return_inverse=True)
+    return design
 
 
 def center_crop_square(image):
@@ -117,6 +160,8 @@ def fit_image(image, image_size, channels):
 
 
 def _fit_all(images, image_size, channels):
+    if isinstance(images, np.ndarray) and images.shape[1:] == (image_size, image_size, channels):
+        return images  # already the size and channels asked for: nothing to crop or resize
     return np.stack([fit_image(image, image_size, channels) for image in images])
 
 
@@ -167,8 +212,8 @@ def load_tfds(name, image_size, channels, split="train", data_dir=None):
         raise DatasetUnavailableError(
             f"tensorflow-datasets could not load {name!r} ({type(error).__name__}: "
             f"{str(error).splitlines()[0][:200]}). If this machine is offline, "
-            f"train on the embedded MNIST (--dataset {EMBEDDED}) or on a folder "
-            f"of your own images (--image-dir PATH)."
+            f"train on the embedded MNIST (--dataset {EMBEDDED}), the embedded "
+            f"emoji (--dataset {EMOJI}) or a folder of your own images (--image-dir PATH)."
         ) from error
     return _fit_all(
         (example["image"] for example in tfds.as_numpy(dataset)), image_size, channels
@@ -192,8 +237,9 @@ def load_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, dat
     """Images from any source, float32 in [-1, 1], shape ``(N, size, size, channels)``.
 
     Args:
-        dataset: ``"mnist-embedded"`` (offline, the default) or the name of a
-            tensorflow-datasets image dataset ("mnist", "cifar10", "celeb_a", ...).
+        dataset: ``"mnist-embedded"`` (offline, the default), ``"emoji-embedded"``
+            (offline, 64x64x3 colour) or the name of a tensorflow-datasets image
+            dataset ("mnist", "cifar10", "celeb_a", ...).
         image_size: square output size (see ``dcgan_keras.models.valid_image_sizes``).
         channels: 1 for grayscale, 3 for RGB.
         image_dir: a folder of your own images; overrides ``dataset``.
@@ -205,6 +251,8 @@ def load_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, dat
         pixels = load_folder(image_dir, image_size, channels)
     elif dataset == EMBEDDED:
         pixels = _fit_all(load_embedded_mnist(), image_size, channels)
+    elif dataset == EMOJI:
+        pixels = _fit_all(load_embedded_emoji(), image_size, channels)
     else:
         pixels = load_tfds(dataset, image_size, channels, data_dir=data_dir)
     return to_unit_range(pixels)

@@ -1,120 +1,53 @@
-"""How good are the samples? FID, KID and class coverage, offline for MNIST.
+"""How good are the samples? FID, KID and class coverage, offline for MNIST and the emoji.
 
 Offline protocol (Binkowski et al., 2018, use LeNet-like features for MNIST):
 
-1. A small convolutional classifier is trained once on 8,000 of the embedded
-   MNIST digits, seeded, and its held-out accuracy on the other 2,000 is
-   recorded. The package ships the result (``mnist/classifier.keras``), so
-   every user scores with the *same* features; delete it, or call
-   ``mnist_classifier(retrain=True)``, and it is retrained and cached.
-2. Its 128 penultimate activations are the feature space for FID and KID.
-3. The embedded digits are split in two fixed halves of 5,000. Half A is the
-   reference. A generator is scored on 5,000 samples against it, and so is
-   half B: B's scores are the floor a perfect generator would reach
-   (about what sampling noise alone costs at 5,000 images).
-4. The classifier's predictions give class coverage (``metrics.class_coverage``).
+1. A small classifier, trained once, seeded, and shipped with its card
+   (``dcgan_keras.feature_nets``), gives the feature space: its 128
+   penultimate activations. Every user scores with the *same* features.
+2. The dataset is split in two fixed halves. Half A is the reference. A
+   generator is scored on samples against it, and so is half B: B's scores
+   are the floor a perfect generator would reach (about what sampling noise
+   alone costs at that many images). Compare FIDs only at one number of
+   images: FID grows as samples shrink.
+3. The classifier's predictions give class coverage (``metrics.class_coverage``).
+
+- ``MnistEvaluator``: 28x28x1 digits, halves of 5,000, 10 digit classes.
+- ``EmojiEvaluator``: 64x64x3 emoji, halves of 1,893 split by *design* (all
+  skin tones of an emoji in one half, so the floor is "new emoji", not
+  "the same emoji in another tone"), 10 Unicode categories, plus the colour
+  histogram distance. Its categories are very unequal and about half the
+  images are skin-tone variants of another: "all 10 categories" is a coarse
+  test of collapse, and a generator that draws one face in five tones covers
+  one design, not five. Its FIDs are in the emoji network's features and are
+  not comparable with InceptionV3 FIDs.
 
 For other data, ``InceptionEvaluator`` gives FID and KID on InceptionV3 pool
 features; it needs the ImageNet weights, so it needs the internet once.
+``for_shape(image_shape)`` picks the offline evaluator for a generator's output.
 """
-
-import json
-import pathlib
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import ops
 
-from dcgan_keras import metrics
+from dcgan_keras import feature_nets, metrics
 from dcgan_keras.compute import predict
-from dcgan_keras.data import check_unit_range, load_embedded_mnist, to_unit_range
-from dcgan_keras.files import CACHE_DIR, replace_atomically, write_text_atomically
+from dcgan_keras.data import (
+    check_unit_range,
+    emoji_designs,
+    load_embedded_emoji,
+    load_embedded_mnist,
+    to_unit_range,
+)
+from dcgan_keras.errors import UsageError
 from dcgan_keras.gan import generate_images, latent_noise
 
-
-PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
-SHIPPED_CLASSIFIER = PACKAGE_DIR / "mnist" / "classifier.keras"
-CLASSIFIER_SEED, CLASSIFIER_EPOCHS, HELD_OUT = 0, 10, 2000
-# How the shipped classifier was made (reproducible on the TensorFlow backend):
-CLASSIFIER_COMMAND = "python -m dcgan_keras train-classifier dcgan_keras/mnist/classifier.keras"
-NUM_IMAGES = 5000  # per side: generated vs reference, and the real floor
+NUM_IMAGES = 5000  # MNIST, per side: generated vs reference, and the real floor
 # The scalar scores an evaluation reports (InceptionEvaluator has no classifier, so only the first two).
-SCORE_KEYS = ("fid", "kid", "classes", "kl", "confidence")
-MNIST_SHAPE = (28, 28, 1)
-
-
-# --- the MNIST classifier ----------------------------------------------------
-
-def build_classifier(seed=CLASSIFIER_SEED):
-    """A LeNet-like CNN; the Dense layer named "features" is the embedding."""
-    init = keras.initializers.GlorotUniform(seed=seed)
-    x = inputs = keras.Input(MNIST_SHAPE, name="digit")
-    for index, filters in enumerate((32, 32, 64, 64)):
-        x = layers.Conv2D(filters, 3, activation="relu", kernel_initializer=init, name=f"conv{index + 1}")(x)
-        if index % 2:
-            x = layers.MaxPooling2D(2, name=f"pool{index // 2 + 1}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    features = layers.Dense(128, activation="relu", kernel_initializer=init, name="features")(x)
-    x = layers.Dropout(0.3, seed=seed, name="dropout")(features)
-    probabilities = layers.Dense(10, activation="softmax", kernel_initializer=init, name="class")(x)
-    return keras.Model(inputs, probabilities, name="mnist_classifier")
-
-
-def classifier_split(seed=CLASSIFIER_SEED, held_out=HELD_OUT):
-    """The embedded digits in [-1, 1] and labels, split (train, held-out) by a fixed permutation."""
-    images, labels = load_embedded_mnist(with_labels=True)
-    order = np.random.default_rng(seed).permutation(len(images))
-    images, labels = to_unit_range(images[order, ..., None]), labels[order].astype("int32")
-    return (images[held_out:], labels[held_out:]), (images[:held_out], labels[:held_out])
-
-
-def train_classifier(train, held_out, epochs=CLASSIFIER_EPOCHS, seed=CLASSIFIER_SEED, batch_size=128):
-    """Train ``build_classifier`` on (images, labels); returns (model, held-out accuracy).
-
-    Seeds the global Keras RNG: create it *before* seeding a GAN run.
-    """
-    keras.utils.set_random_seed(seed)
-    model = build_classifier(seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(*train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
-    predictions = predict(model, held_out[0], batch_size=500).argmax(axis=1)
-    return model, float(np.mean(predictions == held_out[1]))
-
-
-def save_classifier(model, accuracy, path):
-    """The model, and beside it a JSON card: held-out accuracy and how it was made."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    card = {
-        "held_out_accuracy": accuracy,
-        "held_out_images": HELD_OUT,
-        "train_images": 10000 - HELD_OUT,
-        "epochs": CLASSIFIER_EPOCHS,
-        "seed": CLASSIFIER_SEED,
-        "backend": keras.backend.backend(),
-        "command": CLASSIFIER_COMMAND,
-    }
-    # An uncompiled copy: the optimizer's state would triple the file for nothing.
-    bare = build_classifier()
-    bare.set_weights(model.get_weights())
-    replace_atomically(bare.save, path)
-    write_text_atomically(json.dumps(card, indent=1), _card_path(path))
-    return path
-
-
-def mnist_classifier(retrain=False):
-    """The shared MNIST classifier and its card: shipped, cached, or trained now (~1 min)."""
-    for path in () if retrain else (SHIPPED_CLASSIFIER, CACHE_DIR / "mnist_classifier.keras"):
-        if path.exists() and _card_path(path).exists():
-            return keras.models.load_model(path), json.loads(_card_path(path).read_text())
-    print(f"Training the MNIST evaluation classifier once; it is cached in {CACHE_DIR}.")
-    model, accuracy = train_classifier(*classifier_split())
-    path = save_classifier(model, accuracy, CACHE_DIR / "mnist_classifier.keras")
-    return model, json.loads(_card_path(path).read_text())
-
-
-def _card_path(model_path):
-    return pathlib.Path(model_path).with_suffix(".json")
+SCORE_KEYS = ("fid", "kid", "classes", "kl", "confidence", "colours")
+MNIST_SHAPE, EMOJI_SHAPE = (28, 28, 1), (64, 64, 3)
+EMOJI_HALF = 1893  # emoji per half, split by design (tests check it against EmojiEvaluator)
 
 
 # --- evaluators -----------------------------------------------------------------
@@ -154,32 +87,92 @@ class Evaluator:
         return self.scores(images, seed)
 
 
-class MnistEvaluator(Evaluator):
-    """FID, KID and class coverage on the MNIST classifier's features (offline)."""
+class ClassifierEvaluator(Evaluator):
+    """FID, KID and class coverage on a shipped classifier's features, with the floor of a real half.
 
-    name = "mnist-classifier"
+    Subclasses give ``net`` (a ``feature_nets.FeatureNet``), ``to_input`` and
+    the dataset through ``_images_and_halves``.
+    """
+
+    net = None
 
     def __init__(self, classifier=None, card=None, num_subsets=100, subset_size=1000):
         super().__init__(num_subsets, subset_size)
         if classifier is None:
-            classifier, card = mnist_classifier()
+            classifier, card = feature_nets.load(self.net)
         self.card = card or {}
         self.model = keras.Model(classifier.input, [classifier.get_layer("features").output, classifier.output])
-        images, labels = load_embedded_mnist(with_labels=True)
-        self.reference_half, self.real_half = _halves(to_unit_range(images[..., None]))
+        images, labels, (reference, real) = self._images_and_halves()
+        self.reference_half, self.real_half = images[reference], images[real]
         self.reference, _ = self.embed(self.reference_half)
         self.reference_shares = np.bincount(labels, minlength=10) / len(labels)
+        # Score as many samples as the floor has real images: FID depends on the number.
+        self.default_num_images = min(NUM_IMAGES, len(self.real_half))
 
     def embed(self, images):
-        features, probabilities = predict(self.model, to_mnist_input(images), batch_size=500)
+        features, probabilities = predict(self.model, self.to_input(images), batch_size=500)
         return features, probabilities
 
-    def real_floor(self, num_images=NUM_IMAGES, seed=0):
-        """The scores of real digits that are not in the reference: what a perfect generator gets.
+    def real_floor(self, num_images=None, seed=0):
+        """The scores of real images that are not in the reference: what a perfect generator gets.
 
-        Use the generator's ``num_images`` (at most 5,000): FID grows as samples shrink.
+        Use the generator's ``num_images`` (at most ``len(self.real_half)``).
         """
-        return self.scores(self.real_half[:num_images], seed)
+        return self.scores(self.real_half[: num_images or self.default_num_images], seed)
+
+
+class MnistEvaluator(ClassifierEvaluator):
+    """FID, KID and class coverage of 28x28x1 digits on the MNIST classifier's features (offline)."""
+
+    name, net = "mnist-classifier", feature_nets.MNIST
+
+    def _images_and_halves(self):
+        images, labels = load_embedded_mnist(with_labels=True)
+        return to_unit_range(images[..., None]), labels, _halves(np.arange(len(images)))  # every digit its own group
+
+    @staticmethod
+    def to_input(images):
+        return to_mnist_input(images)
+
+
+class EmojiEvaluator(ClassifierEvaluator):
+    """FID, KID, category coverage and colour distance of 64x64x3 images on the emoji network (offline).
+
+    The halves are split by design: no emoji is in both, in any skin tone.
+    ``colours`` is the total-variation distance between the RGB histograms of
+    the samples and of the reference (``metrics.colour_histogram_distance``):
+    0 for the same palette, 1 for none in common.
+    """
+
+    name, net = "emoji-features", feature_nets.EMOJI_NET
+
+    def _images_and_halves(self):
+        images, labels, _, names = load_embedded_emoji(with_labels=True)
+        return to_unit_range(images), labels, _halves(emoji_designs(names))
+
+    @staticmethod
+    def to_input(images):
+        return to_emoji_input(images)
+
+    def scores(self, images, seed=0):
+        result = super().scores(images, seed)
+        result["colours"] = metrics.colour_histogram_distance(_check_images(images), self.reference_half)
+        return result
+
+
+EVALUATORS = {"mnist": MnistEvaluator, "emoji": EmojiEvaluator}
+# Their default_num_images (the size of the real half), known without building them.
+EVALUATOR_IMAGES = {"mnist": NUM_IMAGES, "emoji": EMOJI_HALF}
+
+
+def for_shape(image_shape):
+    """The name of the offline evaluator for generators of ``image_shape``, or None (use InceptionV3)."""
+    return {MNIST_SHAPE: "mnist", EMOJI_SHAPE: "emoji"}.get(tuple(image_shape))
+
+
+def offline_evaluator(name):
+    """A new ``MnistEvaluator`` ("mnist") or ``EmojiEvaluator`` ("emoji")."""
+    return EVALUATORS[feature_nets.by_name(name).name]()
 
 
 class InceptionEvaluator(Evaluator):
@@ -201,8 +194,17 @@ class InceptionEvaluator(Evaluator):
     def __init__(self, reference_images, weights="imagenet", batch_size=50, num_subsets=100, subset_size=1000):
         super().__init__(num_subsets, subset_size)
         self.batch_size = batch_size
-        self.model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=weights,
-                                                     input_shape=(299, 299, 3))
+        try:
+            self.model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=weights,
+                                                         input_shape=(299, 299, 3))
+        except Exception as error:  # offline, the download fails with one of many types
+            if weights is None:
+                raise
+            raise UsageError(
+                f"Could not get InceptionV3's ImageNet weights ({type(error).__name__}: {str(error)[:120]}); they "
+                f"are downloaded once, which needs the internet. Offline, 28x28x1 generators are scored on the "
+                f"MNIST classifier and 64x64x3 ones on the emoji network (--features mnist or emoji)."
+            ) from error
         self.reference, _ = self.embed(_check_images(reference_images))
 
     def embed(self, images):
@@ -220,6 +222,16 @@ def to_mnist_input(images):
     return images
 
 
+def to_emoji_input(images):
+    """Images in [-1, 1] of any square size and 1 or 3 channels -> 64x64x3 (gray repeated)."""
+    images = _check_images(images)
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    if images.shape[1:3] != (64, 64):
+        images = ops.convert_to_numpy(ops.image.resize(images, (64, 64), antialias=True))
+    return images
+
+
 def to_inception_input(images):
     """Images in [-1, 1] -> 299x299x3 float32 in [-1, 1], the resizer described in InceptionEvaluator."""
     if images.shape[-1] == 1:
@@ -228,10 +240,22 @@ def to_inception_input(images):
     return ops.image.resize(images, (299, 299), interpolation="bilinear", antialias=shrinking)
 
 
-def _halves(images, seed=1):
-    order = np.random.default_rng(seed).permutation(len(images))
-    half = len(images) // 2
-    return images[order[:half]], images[order[half:]]
+def _halves(groups, seed=1):
+    """Two disjoint index sets of equal size, whole groups on each side (one image per group for MNIST).
+
+    Groups are taken in a random order; the first half of the images (by
+    group) is the reference, the rest the floor, and the larger is cut to the
+    size of the smaller.
+    """
+    group_order = np.random.default_rng(seed).permutation(groups.max() + 1)
+    rank = np.empty_like(group_order)
+    rank[group_order] = np.arange(len(group_order))
+    order = np.argsort(rank[groups], kind="stable")
+    boundary = int(np.searchsorted(np.cumsum(np.bincount(groups)[group_order]), len(groups) // 2)) + 1
+    first = np.isin(groups, group_order[:boundary])
+    reference, real = order[first[order]], order[~first[order]]
+    size = min(len(reference), len(real))
+    return reference[:size], real[:size]
 
 
 def _check_images(images):

@@ -139,7 +139,11 @@ def build_generator(latent_dim=100, image_shape=(64, 64, 3), width=128, kernel_s
         batch_norm: False drops BatchNorm from every hidden layer.
         projection: False replaces the Dense projection of z by a transposed
             convolution from a 1x1 grid (``z`` as a 1x1xlatent_dim image), as
-            the PyTorch DCGAN example writes it.
+            the PyTorch DCGAN example writes it; that is the same linear map
+            (one weight per output position), written differently. "tile" is a
+            real alternative: z is repeated at every position of the starting
+            grid and mixed by a 3x3 convolution, so the grid starts with no
+            position except what the zero padding at its border tells it.
         upsampling: "resize" replaces each fractional-strided convolution by
             nearest-neighbour upsampling followed by a stride-1 convolution.
             "subpixel" keeps the paper's model exactly (same weights, same
@@ -283,7 +287,14 @@ def build_discriminator(image_shape=(64, 64, 3), width=128, kernel_size=5, seed=
 
 
 def _project(z, size, channels, dense, use_bias, seed):
-    """z -> a size x size x channels grid, by a Dense layer or a 1x1 transposed conv."""
+    """z -> a size x size x channels grid: Dense, a 1x1 transposed conv, or tiled z and a 3x3 conv."""
+    if dense == "tile":
+        x = layers.Reshape((1, 1, z.shape[-1]), name="reshape_1x1")(z)
+        x = layers.UpSampling2D(size, name=f"tile_{_size_name(size)}")(x)
+        return layers.Conv2D(channels, 3, padding="same", use_bias=use_bias, kernel_initializer=kernel_initializer(seed),
+                             name="project")(x)
+    if dense not in (True, False):
+        raise ValueError(f"projection must be True, False or 'tile', got {dense!r}.")
     if dense:
         x = layers.Dense(
             size * size * channels,

@@ -82,8 +82,10 @@ CLI_CASES = {
     "generator is a discriminator": (["sample", "--generator", "{root}/discriminator.keras"],
                                      "is a model from (28, 28, 1) to (1,) (a discriminator or a classifier?)"),
     "generator is a full DCGAN": (["sample", "--generator", RUN + "/dcgan.keras"], "is a full DCGAN (both networks)"),
-    "digit scores for colour": (["evaluate", "--generator", "{root}/colour_generator.keras"],
-                                "the MNIST classifier scores digits. Use --features inception"),
+    "digit scores for colour": (["evaluate", "--generator", "{root}/colour_generator.keras", "--features", "mnist"],
+                                "--features mnist scores 1-channel images. Leave out --features"),
+    "emoji scores for grey": (["evaluate", "--generator", "{root}/run/generator.keras", "--features", "emoji"],
+                              "makes grayscale images of shape (28, 28, 1); --features emoji scores 3-channel"),
 }
 
 

@@ -51,14 +51,20 @@ def _usage_error(argv, capsys):
 def test_a_finished_run_trains_further_exactly_and_is_only_replaced_on_request(tmp_path, capsys):
     quick = [*TINY, "--eval-every", "0"]
     main(["train", "--epochs", "1", "--output", str(tmp_path / "longer"), *quick])
+    record_path = tmp_path / "longer" / "run.json"
+    record = json.loads(record_path.read_text())
+    assert record["train_seconds"] > 0
+    record_path.write_text(json.dumps({**record, "train_seconds": 1000.0}))  # a marker: the next session adds to it
     main(["train", "--epochs", "2", "--output", str(tmp_path / "longer"), *quick])  # continues at epoch 2
+    assert json.loads(record_path.read_text())["train_seconds"] > 1000.0
     main(["train", "--epochs", "2", "--output", str(tmp_path / "straight"), *quick])
     for name in ["history.csv", "samples/epoch_002.png", "backup/step-0000000040/state.npz"]:
         assert (tmp_path / "longer" / name).read_bytes() == (tmp_path / "straight" / name).read_bytes(), name
     assert "Resuming the run" in capsys.readouterr().out
 
     main(["train", "--epochs", "1", "--output", str(tmp_path / "longer"), "--overwrite", *quick])
-    assert json.loads((tmp_path / "longer" / "run.json").read_text())["finished_epochs"] == 1
+    record = json.loads(record_path.read_text())
+    assert record["finished_epochs"] == 1 and 0 < record["train_seconds"] < 1000.0  # a new run's own time
     assert len((tmp_path / "longer" / "history.csv").read_text().splitlines()) == 2
     assert not (tmp_path / "longer" / "samples" / "epoch_002.png").exists()
 
@@ -89,8 +95,17 @@ def test_train_config_resolves_the_data_defaults(tmp_path):
 
     config = TrainConfig.from_args(build_parser().parse_args(["train", "--output", str(tmp_path)]))
     assert (config.image_shape, config.eval_every, config.features) == ((28, 28, 1), 6, "mnist")
+    assert (config.width, config.epochs, config.eval_images) == (64, 18, 5000)
     colour = TrainConfig.from_args(build_parser().parse_args(["train", "--dataset", "cifar10", "--output", str(tmp_path)]))
     assert (colour.image_shape, colour.eval_every, colour.features) == ((64, 64, 3), 0, "inception")
+    emoji = TrainConfig.from_args(build_parser().parse_args(["train", "--dataset", "emoji-embedded",
+                                                             "--output", str(tmp_path)]))
+    assert (emoji.image_shape, emoji.eval_every, emoji.features) == ((64, 64, 3), 9, "emoji")
+    assert (emoji.width, emoji.epochs, emoji.eval_images) == (32, 36, 1893)
+    # A folder of 64x64 colour images is not the emoji: it is not scored against them.
+    folder = TrainConfig.from_args(build_parser().parse_args(["train", "--image-dir", str(tmp_path),
+                                                              "--output", str(tmp_path)]))
+    assert (folder.features, folder.eval_every) == ("inception", 0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.epochs = 3
 
@@ -140,12 +155,38 @@ def test_evaluate_with_inception_features(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_train_classifier_writes_the_model_and_its_card(tmp_path, monkeypatch, capsys):
-    from dcgan_keras import evaluate
+@pytest.mark.parametrize("features", ["mnist", "emoji"])
+def test_train_classifier_writes_the_model_and_its_card(tmp_path, monkeypatch, capsys, features):
+    from dcgan_keras import feature_nets
 
-    (images, labels), held_out = evaluate.classifier_split()
-    monkeypatch.setattr(evaluate, "classifier_split", lambda: ((images[:500], labels[:500]), held_out))
-    main(["train-classifier", str(tmp_path / "classifier.keras")])
-    card = json.loads((tmp_path / "classifier.json").read_text())
-    assert card["command"] == evaluate.CLASSIFIER_COMMAND and 0.5 < card["held_out_accuracy"] <= 1.0
+    net = feature_nets.by_name(features)
+    split = feature_nets.split
+    (images, labels), held_out = split(net)
+    monkeypatch.setattr(feature_nets, "split", lambda net: ((images[:300], labels[:300]), held_out))
+    # One epoch: the plumbing is under test, not the accuracy.
+    monkeypatch.setitem(feature_nets.NETWORKS, features, dataclasses.replace(net, epochs=1))
+    main(["train-classifier", "--features", features, str(tmp_path / "net.keras")])
+    card = json.loads((tmp_path / "net.json").read_text())
+    assert card["command"] == net.command and 0.0 < card["held_out_accuracy"] <= 1.0
+    assert card["held_out_images"] == len(held_out[1]) and card["train_images"] == 300
     assert f"{card['held_out_accuracy']:.4f}" in capsys.readouterr().out
+
+
+def test_emoji_training_writes_everything_and_scores_with_the_emoji_network(tmp_path, capsys):
+    output = tmp_path / "emoji"
+    main(["train", "--dataset", "emoji-embedded", "--epochs", "1", "--output", str(output), "--width", "4",
+          "--batch-size", "256", "--verbose", "0", "--eval-every", "1", "--eval-images", "200"])  # fmt: skip
+    for name in ["samples/epoch_001.png", "progress.gif", "history.png", "history.csv", "generator.keras",
+                 "dcgan.keras", "best_generator.keras", "last_generator.keras", "quality.json", "run.json"]:  # fmt: skip
+        assert (output / name).is_file(), name
+    header = (output / "history.csv").read_text().splitlines()[0]
+    assert "fid" in header and "colours" in header
+    with Image.open(output / "samples" / "epoch_001.png") as grid:
+        assert grid.mode == "RGB" and grid.size[0] > 8 * 64
+    capsys.readouterr()
+    main(["evaluate", "--generator", str(output / "generator.keras"), "--num-images", "200", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["features"] == "emoji-features" and report["real_floor"]["num_images"] == 200
+    assert report["scores"]["fid"] > report["real_floor"]["fid"] and "colours" in report["scores"]
+    error = _usage_error(["evaluate", "--generator", str(output / "generator.keras"), "--features", "mnist"], capsys)
+    assert "makes colour images of shape (64, 64, 3); --features mnist scores 1-channel images" in error

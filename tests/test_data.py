@@ -42,6 +42,37 @@ def test_corrupt_file_fails_its_checksum(tmp_path):
         data.load_embedded_mnist(directory=tmp_path)
 
 
+def test_embedded_emoji_shape_range_and_categories():
+    images, labels, categories, names = data.load_embedded_emoji(with_labels=True)
+    assert images.shape == (3786, 64, 64, 3) and images.dtype == np.uint8 and len(names) == 3786
+    assert categories[6] == "People & Body" and len(categories) == 10
+    assert np.bincount(labels).tolist() == [85, 159, 5, 270, 131, 264, 2261, 169, 224, 218]
+    assert images[:, 0, 0].min() == 255  # every emoji sits on white: its corner pixel
+    scaled = data.load_images(data.EMOJI, 64, 3)
+    assert scaled.shape == (3786, 64, 64, 3) and scaled.min() == -1.0 and scaled.max() == 1.0
+    np.testing.assert_array_equal(data.to_uint8(scaled), images)
+    assert data.load_images(data.EMOJI, 32, 1).shape == (3786, 32, 32, 1)
+
+
+def test_emoji_designs_group_skin_tones():
+    names = ["santa", "santa_1F3FB", "santa_1F3FF", "snowman", "couple_1F3FB-1F3FC"]
+    designs = data.emoji_designs(names)
+    assert designs[0] == designs[1] == designs[2] != designs[3] and designs[4] not in designs[:4]
+    _, _, _, all_names = data.load_embedded_emoji(with_labels=True)
+    assert data.emoji_designs(all_names).max() + 1 == 1911
+
+
+def test_corrupt_or_missing_emoji_fails_with_one_clear_line(tmp_path):
+    name = data.EMOJI_FILE[0]
+    payload = bytearray((data.EMOJI_DIR / name).read_bytes())
+    payload[5000] ^= 0xFF
+    (tmp_path / name).write_bytes(bytes(payload))
+    with pytest.raises(data.DatasetUnavailableError, match=r"is corrupt: its sha256 is .* restore emoji-embedded"):
+        data.load_embedded_emoji(directory=tmp_path)
+    with pytest.raises(data.DatasetUnavailableError, match="is missing. Reinstall"):
+        data.load_embedded_emoji(directory=tmp_path / "nowhere")
+
+
 def test_tfds_path_with_mock_data():
     import tensorflow_datasets as tfds
 

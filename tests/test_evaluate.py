@@ -1,4 +1,4 @@
-"""The evaluation classifier and evaluators: shipped card, reproducibility, plumbing."""
+"""The evaluation networks and evaluators: shipped cards, reproducibility, plumbing."""
 
 import json
 
@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from dcgan_keras import evaluate
+from dcgan_keras import data, evaluate, feature_nets
 from dcgan_keras.callbacks import QualityCheckpoint
 from dcgan_keras.gan import DCGAN
 from dcgan_keras.models import build_generator
@@ -17,28 +17,47 @@ def evaluator():
     return evaluate.MnistEvaluator(num_subsets=20)
 
 
-def test_shipped_classifier_matches_its_card():
-    model, card = evaluate.mnist_classifier()
-    assert card["held_out_accuracy"] > 0.97 and card["held_out_images"] == evaluate.HELD_OUT
-    _, (images, labels) = evaluate.classifier_split()
-    accuracy = np.mean(model.predict(images, verbose=0).argmax(1) == labels)
-    assert accuracy == pytest.approx(card["held_out_accuracy"], abs=1e-9)
+@pytest.mark.parametrize("net, accuracy", [(feature_nets.MNIST, 0.97), (feature_nets.EMOJI_NET, 0.7)])
+def test_shipped_network_matches_its_card(net, accuracy):
+    model, card = feature_nets.load(net)
+    _, (images, labels) = feature_nets.split(net)
+    assert card["held_out_accuracy"] > accuracy and card["held_out_images"] == len(labels)
+    assert card["command"] == net.command
+    assert feature_nets.held_out_scores(model, images, labels)["held_out_accuracy"] == pytest.approx(
+        card["held_out_accuracy"], abs=1e-9)
 
 
 def test_classifier_training_is_reproducible():
-    (images, labels), held_out = evaluate.classifier_split()
+    (images, labels), held_out = feature_nets.split(feature_nets.MNIST)
     small = (images[:600], labels[:600])
-    first, accuracy = evaluate.train_classifier(small, held_out, epochs=1)
-    second, again = evaluate.train_classifier(small, held_out, epochs=1)
-    assert accuracy == again
+    first, scores = feature_nets.train(feature_nets.MNIST, small, held_out, epochs=1)
+    second, again = feature_nets.train(feature_nets.MNIST, small, held_out, epochs=1)
+    assert scores == again
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_split_keeps_held_out_digits_apart():
-    (train, _), (held, _) = evaluate.classifier_split()
-    assert len(train) + len(held) == 10000 and len(held) == evaluate.HELD_OUT
+    (train, _), (held, _) = feature_nets.split(feature_nets.MNIST)
+    assert len(train) + len(held) == 10000 and len(held) == feature_nets.MNIST_HELD_OUT
     assert not set(map(bytes, held[:200])) & set(map(bytes, train))
+
+
+def test_emoji_split_keeps_every_skin_tone_of_a_design_on_one_side():
+    _, _, _, names = data.load_embedded_emoji(with_labels=True)
+    designs = data.emoji_designs(names)
+    held = feature_nets.design_split(designs, feature_nets.EMOJI_HELD_OUT, feature_nets.SEED)
+    assert not set(designs[held]) & set(designs[~held])
+    assert round(0.2 * 1911) == len(set(designs[held]))
+    (train, _), (held_images, _) = feature_nets.split(feature_nets.EMOJI_NET)
+    assert len(train) + len(held_images) == 3786 and len(held_images) == held.sum()
+
+
+def test_augmentation_moves_and_mirrors_but_keeps_the_range():
+    images = np.full((6, 64, 64, 3), -1.0, "float32")  # black: the white fill shows where it moved
+    moved = feature_nets.shifted_and_mirrored(images, seed=0)
+    assert moved.shape == images.shape and moved.min() == -1.0 and moved.max() == 1.0
+    np.testing.assert_array_equal(moved, feature_nets.shifted_and_mirrored(images, seed=0))
 
 
 def test_real_digits_score_near_the_floor_and_noise_far_above(evaluator):
@@ -79,6 +98,46 @@ def test_bad_images_are_rejected_with_a_hint(evaluator):
         evaluator.scores(np.zeros((4, 28, 28), "float32"))
 
 
+@pytest.fixture(scope="module")
+def emoji():
+    return evaluate.EmojiEvaluator(num_subsets=20)
+
+
+def test_emoji_halves_share_no_design_and_have_the_documented_size(emoji):
+    _, _, _, names = data.load_embedded_emoji(with_labels=True)
+    designs = data.emoji_designs(names)
+    reference, real = evaluate._halves(designs)
+    assert len(reference) == len(real) == evaluate.EMOJI_HALF == emoji.default_num_images
+    assert not set(designs[reference]) & set(designs[real])
+    assert evaluate.EVALUATOR_IMAGES["emoji"] == len(emoji.real_half)
+
+
+def test_emoji_floor_is_far_below_noise_white_and_one_category(emoji):
+    floor = emoji.real_floor()
+    assert floor["fid"] < 25 and floor["classes"] >= 8 and floor["colours"] < 0.1
+    size = (emoji.default_num_images, 64, 64, 3)
+    noise = emoji.scores(np.random.default_rng(0).uniform(-1, 1, size).astype("float32"))
+    white = emoji.scores(np.ones(size, "float32"))
+    assert min(noise["fid"], white["fid"]) > 10 * floor["fid"] and noise["colours"] > 0.5
+    _, probabilities = emoji.embed(emoji.real_half)
+    flags = emoji.real_half[probabilities.argmax(1) == 3]  # a generator that only draws flags
+    one_category = emoji.scores(np.resize(flags, emoji.real_half.shape))
+    assert one_category["classes"] == 1 and one_category["fid"] > floor["fid"] + 20
+
+
+def test_emoji_generator_scores_are_reproducible_and_other_sizes_are_resized(emoji):
+    generator = build_generator(image_shape=(32, 32, 3), width=4, seed=0)
+    first = emoji.evaluate_generator(generator, num_images=200, seed=1)
+    assert first == emoji.evaluate_generator(generator, num_images=200, seed=1) and "colours" in first
+    assert evaluate.to_emoji_input(np.zeros((2, 32, 32, 1), "float32")).shape == (2, 64, 64, 3)
+
+
+def test_the_output_shape_picks_the_evaluator():
+    assert evaluate.for_shape((28, 28, 1)) == "mnist" and evaluate.for_shape((64, 64, 3)) == "emoji"
+    assert evaluate.for_shape((32, 32, 3)) is None
+    assert isinstance(evaluate.offline_evaluator("emoji"), evaluate.EmojiEvaluator)
+
+
 def test_inception_plumbing_with_random_weights():
     # Random weights: this checks shapes, resizing and the FID/KID wiring only;
     # it says nothing about the scores' meaning (that needs the ImageNet weights).
@@ -89,6 +148,15 @@ def test_inception_plumbing_with_random_weights():
     assert evaluate.to_inception_input(reference[:2]).shape == (2, 299, 299, 3)
     scores = inception.scores(reference)
     assert scores["fid"] == pytest.approx(0.0, abs=1e-3) and "classes" not in scores
+
+
+def test_inception_offline_says_so_in_one_line(monkeypatch):
+    def offline(**kwargs):
+        raise OSError("URL fetch failure: no internet")
+
+    monkeypatch.setattr(evaluate.keras.applications, "InceptionV3", offline)
+    with pytest.raises(evaluate.UsageError, match="needs the internet. Offline, 28x28x1 generators"):
+        evaluate.InceptionEvaluator(np.zeros((2, 28, 28, 1), "float32"))
 
 
 class ScriptedEvaluator:

@@ -92,3 +92,20 @@ def test_class_coverage_of_a_collapsed_and_a_perfect_generator():
     # One stray image in a class does not make it "present" (under 1%).
     nearly = metrics.class_coverage(np.concatenate([np.tile(eye[0], (199, 1)), eye[[5]]]))
     assert nearly["classes"] == 1
+
+
+def _solid(colour, count=4):
+    """``count`` 8x8 images of one RGB colour given in [-1, 1]."""
+    return np.broadcast_to(np.asarray(colour, "float32"), (count, 8, 8, 3)).copy()
+
+
+def test_colour_histogram_distance_closed_forms():
+    white, red, grey = _solid([1, 1, 1]), _solid([1, -1, -1]), _solid([0, 0, 0])
+    assert metrics.colour_histogram_distance(white, white) == 0.0
+    assert metrics.colour_histogram_distance(white, red) == 1.0  # no colour in common
+    half = np.concatenate([white, red])  # half white, half red against all white: TV = 1/2
+    assert metrics.colour_histogram_distance(half, white) == pytest.approx(0.5)
+    # Within one bin (1/8 of the range per channel) colours count as the same.
+    assert metrics.colour_histogram_distance(grey, grey + 0.05) == 0.0
+    with pytest.raises(ValueError, match="RGB"):
+        metrics.colour_histogram_distance(white[..., :1], white[..., :1])

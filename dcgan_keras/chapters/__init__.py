@@ -13,9 +13,11 @@ the library's public pieces:
 | ``experiments`` | 05 experiments | one-change-at-a-time variants, their table and verdicts |
 | ``latent_space`` | 05 experiments | interpolation norms, vector arithmetic on exemplars |
 | ``discriminator_features`` | 05 experiments | D as a feature extractor, the linear probe |
-| ``measures`` | 01, 04, 05 | image distances, nearest neighbours, stroke thickness, slant |
+| ``colour_runs`` | 06 the paper's generator in colour | the emoji default run, the depth-four variants, their tables |
+| ``measures`` | 01, 04, 05, 06 | image distances, nearest neighbours, near-duplicates, stroke thickness, slant, checkerboards |
+| ``statistics`` | 06 | standard errors, paired intervals with Bonferroni, verdict words |
 | ``figures`` | 01, 02, 04 | annotated heatmaps, side-by-side sample panels |
-| ``cached_runs`` | 01, 05 | trained runs cached on disk |
+| ``cached_runs`` | 01, 05, 06 | trained runs cached on disk |
 | ``notebook`` | all | the fast switch, the repository's assets, notebook cleaning |
 
 The transposed convolution in numpy (``dcgan_keras.conv_arithmetic``) is part

@@ -25,7 +25,11 @@ from dcgan_keras.data import load_images
 from dcgan_keras.evaluate import SCORE_KEYS, MnistEvaluator
 from dcgan_keras.files import write_text_atomically
 from dcgan_keras.gan import DCGAN
-from dcgan_keras.models import build_discriminator, build_generator, build_one_step_generator
+from dcgan_keras.models import (
+    build_discriminator,
+    build_generator,
+    build_one_step_generator,
+)
 
 WIDTH, BATCH_SIZE, IMAGE_SHAPE = 64, 64, (28, 28, 1)
 
@@ -145,7 +149,7 @@ def summarize(rows):
         summary.setdefault(row["variant"], []).append(row)
     return {
         name: {key: (float(np.mean([r[key] for r in runs])), float(np.std([r[key] for r in runs])))
-               for key in (*SCORE_KEYS, "D_x", "D_G_z")} | {"seeds": len(runs)}
+               for key in (*SCORE_KEYS, "D_x", "D_G_z") if key in runs[0]} | {"seeds": len(runs)}
         for name, runs in summary.items()
     }
 

@@ -1,4 +1,4 @@
-"""Measures of images shared by the chapters: distances, nearest neighbours, ink and slant.
+"""Measures of images shared by the chapters: distances, nearest neighbours, duplicates, ink, slant, checkerboards.
 
 Notebooks 01, 04 and 05 all describe samples with these, so each measure has
 one definition. Images are numpy arrays (N, H, W, C) or (N, H, W) in [-1, 1].
@@ -49,6 +49,39 @@ def nearest_labels(images, reference, reference_labels):
     nine times in ten, enough to see which digits a generator makes.
     """
     return np.asarray(reference_labels)[nearest_neighbours(images, reference)[0]]
+
+
+def nearest_other(images, limit=1000):
+    """RMS distance from each of the first ``limit`` images to the nearest *other* one among them."""
+    images = np.asarray(images)[:limit]
+    gaps = pairwise_distances(images) / np.sqrt(np.prod(images.shape[1:]))
+    np.fill_diagonal(gaps, np.inf)
+    return gaps.min(axis=1)
+
+
+def near_duplicate_fraction(images, threshold, limit=1000):
+    """The share of images with another image closer than ``threshold`` (RMS) among the first ``limit``.
+
+    A diversity measure that sees near-duplicates, which FID and class
+    coverage can miss: a generator that draws one face in five tones covers
+    one design five times. Compare only sets of the same size (``limit``): more
+    images means closer neighbours.
+    """
+    return float(np.mean(nearest_other(images, limit) < threshold))
+
+
+def twin_distances(images, groups):
+    """For every image whose group has others: the RMS distance to the nearest image of its group.
+
+    For the emoji, a group is a design and its members are skin-tone twins,
+    near-duplicates by construction; these distances calibrate what "near" means.
+    """
+    images, groups = np.asarray(images), np.asarray(groups)
+    distances = []
+    for group in np.flatnonzero(np.bincount(groups) > 1):
+        members = images[groups == group]
+        distances.extend(nearest_other(members, limit=len(members)))
+    return np.asarray(distances)
 
 
 # --- what a digit looks like ------------------------------------------------------
@@ -103,3 +136,24 @@ def slant(images):
     variance = (weights * dy**2).sum(axis=(1, 2))
     flat = variance < 1e-12
     return np.where(flat, 0.0, covariance / np.where(flat, 1.0, variance)).astype("float32")
+
+
+# --- checkerboards ------------------------------------------------------------------
+
+
+def checkerboard_amplitude(images):
+    """The mean strength of a period-2 checkerboard, per image and channel, in pixel units of [-1, 1].
+
+    With ``P[dy, dx]`` the mean of the pixels at row parity dy and column
+    parity dx (the 2x2 sub-pixel phases), a checkerboard shows up as
+    ``|P00 - P01 - P10 + P11| / 4``: 0 for any image without a pattern locked
+    to the pixel grid, which is what uneven overlap in a stride-2 transposed
+    convolution leaves (notebook 02).
+    """
+    images = np.asarray(images, "float64")
+    if images.ndim != 4 or images.shape[1] % 2 or images.shape[2] % 2:
+        raise ValueError(f"Expected (N, H, W, C) images with even H and W, got shape {images.shape}.")
+    n, height, width, channels = images.shape
+    phases = images.reshape(n, height // 2, 2, width // 2, 2, channels).mean(axis=(1, 3))
+    pattern = phases[:, 0, 0] - phases[:, 0, 1] - phases[:, 1, 0] + phases[:, 1, 1]
+    return float(np.abs(pattern).mean() / 4)

@@ -50,7 +50,8 @@ def test_runs_are_cached_and_summarised(tmp_path, monkeypatch):
     variant = experiments.by_name("g-with-sigmoid-output")
     first = experiments.run(variant, 0, 2, evaluator, num_images=100)
     assert first == experiments.run(variant, 0, 2, evaluator, num_images=100)  # read back, not retrained
-    assert set(experiments.SCORE_KEYS) <= set(first) and first["steps"] == 2
+    # Every score the MNIST evaluator gives (the colour distance is the emoji evaluator's).
+    assert set(experiments.SCORE_KEYS) - {"colours"} <= set(first) and first["steps"] == 2
     assert isinstance(experiments.load_run(variant, 0, 2), keras.Model)
 
 

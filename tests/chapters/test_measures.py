@@ -82,3 +82,35 @@ def test_slant_of_a_drawn_stroke_flips_with_the_mirror_image():
     assert measures.slant(leaning_right)[0] > 0.3
     assert measures.slant(leaning_left)[0] == pytest.approx(-measures.slant(leaning_right)[0])
     assert measures.stroke_thickness(np.ones((1, 4, 4, 1)))[0] == 1.0 and measures.stroke_thickness(image)[0] == 0.0
+
+
+# --- duplicates and checkerboards ----------------------------------------------------
+
+
+def test_near_duplicates_are_counted_by_distance_to_the_nearest_other_image():
+    rng = np.random.default_rng(0)
+    distinct = rng.uniform(-1, 1, (6, 8, 8, 3))
+    twins = np.concatenate([distinct[:3], distinct[:3] + 0.01])  # three pairs, 0.01 apart
+    np.testing.assert_allclose(measures.nearest_other(twins), 0.01, rtol=1e-6)
+    assert measures.near_duplicate_fraction(twins, threshold=0.05) == 1.0
+    assert measures.near_duplicate_fraction(distinct, threshold=0.05) == 0.0
+    assert measures.near_duplicate_fraction(np.concatenate([distinct[:4], distinct[:1] + 0.01]), 0.05) == 0.4
+
+
+def test_twin_distances_look_only_inside_each_group():
+    images = np.zeros((5, 2, 2, 1))
+    images[1] += 0.5  # group 0: images 0 and 1, RMS 0.5 apart
+    images[3:] = 3.0  # group 1 is image 2 alone; group 2: images 3, 4 identical
+    distances = measures.twin_distances(images, np.array([0, 0, 1, 2, 2]))
+    np.testing.assert_allclose(sorted(distances), [0.0, 0.0, 0.5, 0.5])
+
+
+def test_checkerboard_amplitude_of_a_pure_pattern_and_of_smooth_images():
+    rows, columns = np.mgrid[0:8, 0:8]
+    pattern = np.where((rows + columns) % 2 == 0, 0.3, -0.3)[None, ..., None]
+    assert measures.checkerboard_amplitude(pattern) == pytest.approx(0.3)
+    ramp = np.broadcast_to(np.linspace(-1, 1, 8), (1, 8, 8))[..., None]
+    assert measures.checkerboard_amplitude(ramp) == pytest.approx(0.0, abs=1e-12)
+    assert measures.checkerboard_amplitude(np.ones((2, 8, 8, 3))) == 0.0
+    with pytest.raises(ValueError, match="even"):
+        measures.checkerboard_amplitude(np.ones((1, 7, 8, 1)))

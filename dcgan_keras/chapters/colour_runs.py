@@ -1,0 +1,310 @@
+"""Notebook 06's runs: the paper's 64x64x3 layout on the embedded emoji, and its claims at depth four.
+
+- ``default_run`` is the command-line run, ``train --dataset emoji-embedded``
+  (width 32, 36 epochs), trained once into the cache; in fast mode, the copy
+  committed under ``assets/`` (``ASSET_FILES``).
+- ``VARIANTS`` change one thing each from the paper's DCGAN at width 16:
+  BatchNorm out of the generator, the same with a variance-preserving (He)
+  initialisation as the control for "BatchNorm or just initial scale?",
+  kernel 4 instead of 5, and a projection of z with no Dense layer.
+- ``run_table`` trains every (variant, seed) once (``cached_runs``) and scores
+  it with ``EmojiEvaluator`` and the duplicate and checkerboard measures.
+  ``python -m dcgan_keras.chapters.colour_runs --json assets/emoji_experiments.json``
+  runs them all and writes the seed-level rows the notebook's tables are made from.
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import shutil
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from keras import layers
+from PIL import Image, ImageSequence
+
+from dcgan_keras import cli
+from dcgan_keras.chapters import measures, statistics
+from dcgan_keras.chapters.cached_runs import CACHE, cached_fit, run_folder
+from dcgan_keras.chapters.notebook import ASSETS
+from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
+from dcgan_keras.data import EMOJI, emoji_designs, load_embedded_emoji, load_images
+from dcgan_keras.evaluate import EmojiEvaluator
+from dcgan_keras.files import write_text_atomically
+from dcgan_keras.gan import DCGAN, generate_images, latent_noise
+from dcgan_keras.models import build_discriminator, build_generator
+from dcgan_keras.plotting import image_grid, read_history_csv
+
+IMAGE_SHAPE, BATCH_SIZE = (64, 64, 3), 64
+WIDTH, EPOCHS, SEEDS = 16, 15, (0, 1, 2)
+STEPS_PER_EPOCH = 3786 // BATCH_SIZE
+MEASURED = 1000  # samples per duplicate measure: it depends on the number, so always this many
+DEFAULT_RUN = CACHE / "emoji-default"
+# The committed copy of the default run (README: how assets/ was made).
+ASSET_FILES = {"history": "emoji_history.csv", "gif": "emoji_progress.gif", "quality": "emoji_quality.json",
+               "generator": "emoji_generator.keras", "samples": "emoji_samples.png", "curves": "emoji_history.png",
+               "record": "emoji_run.json"}
+RUN_FILES = {"history": "history.csv", "gif": "progress.gif", "quality": "quality.json",
+             "generator": "generator.keras", "curves": "history.png", "record": "run.json"}
+
+
+# --- the default run -----------------------------------------------------------------
+
+
+def default_run(fast=False, folder=DEFAULT_RUN):
+    """The files of ``train --dataset emoji-embedded``: trained now (once, ~14 min), or the committed copy.
+
+    Returns {"history", "gif", "quality", "generator", "samples", "curves", "record"} -> path; the
+    record is the run's ``run.json``: its options, epochs and training seconds.
+    """
+    if fast:
+        return {key: ASSETS / name for key, name in ASSET_FILES.items()}
+    record = folder / "run.json"
+    if not (record.exists() and json.loads(record.read_text())["finished_epochs"]):
+        cli.main(["train", "--dataset", EMOJI, "--output", str(folder), "--verbose", "0"])
+    epochs = json.loads(record.read_text())["finished_epochs"]
+    return {**{key: folder / name for key, name in RUN_FILES.items()},
+            "samples": folder / "samples" / f"epoch_{epochs:03d}.png"}
+
+
+def copy_to_assets(folder=DEFAULT_RUN, assets=ASSETS):
+    """Copy a finished default run into ``assets/`` under the names ``default_run(fast=True)`` reads."""
+    for key, path in default_run(folder=folder).items():
+        shutil.copyfile(path, assets / ASSET_FILES[key])
+
+
+def gif_frames(path):
+    """Every frame of a progress GIF as an RGB array: one per epoch, then the last one held."""
+    with Image.open(path) as gif:
+        return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
+
+
+def history_and_scores(files):
+    """The default run's per-epoch history and its evaluations (epoch, FID, KID, classes, colours)."""
+    return read_history_csv(files["history"]), json.loads(files["quality"].read_text())["evaluations"]
+
+
+# --- the variants ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One change from the paper's DCGAN, and what the chapter (or notebook 02) predicts it does.
+
+    ``predicts`` maps a measure to the sign of the predicted change: +1 for
+    higher (a worse FID, more duplicates), -1 for lower.
+    """
+
+    name: str
+    claim: str
+    predicts: dict = dataclasses.field(default_factory=dict)
+    generator: dict = dataclasses.field(default_factory=dict)
+    kernel_size: int = 5
+    variance_preserving: bool = False
+
+    @property
+    def slug(self):
+        return "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-")
+
+
+WORSE = {"fid": 1, "duplicates": 1}
+PAPER = Variant("paper DCGAN", "the reference")
+VARIANTS = (
+    PAPER,
+    Variant("G without BatchNorm", "deep generators need BatchNorm, or they collapse", WORSE,
+            generator={"batch_norm": False}),
+    Variant("G without BatchNorm, He init", "control: is it BatchNorm, or only the initial scale?", WORSE,
+            generator={"batch_norm": False}, variance_preserving=True),
+    Variant("kernel 4 (G and D)", "kernel 4 divides stride 2 evenly: a weaker checkerboard", {"checkerboard": -1},
+            kernel_size=4),
+    Variant("G with tiled z, no Dense", "the Dense projection is where position starts", {"fid": 1},
+            generator={"projection": "tile"}),
+)
+
+
+def variance_preserving(generator, seed=0):
+    """Re-draw the generator's kernels so each layer keeps its input's variance (He et al., 2015).
+
+    std = sqrt(gain / fan_in), gain 2 before a ReLU and 1 before the tanh. A
+    stride-s transposed convolution sums about k*k/s**2 taps per input channel
+    at each output pixel, so that is its fan-in per channel. Biases stay 0.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in generator.layers:
+        if not hasattr(layer, "kernel"):
+            continue
+        shape = tuple(layer.kernel.shape)
+        if isinstance(layer, layers.Dense):
+            fan_in = shape[0]
+        elif isinstance(layer, layers.Conv2DTranspose):  # kernel (k, k, out, in)
+            fan_in = shape[0] * shape[1] * shape[3] / (layer.strides[0] * layer.strides[1])
+        else:  # Conv2D: (k, k, in, out)
+            fan_in = shape[0] * shape[1] * shape[2]
+        gain = 1.0 if layer.name == "to_image" else 2.0
+        layer.kernel.assign(rng.normal(0.0, np.sqrt(gain / fan_in), shape).astype("float32"))
+    return generator
+
+
+def build_variant(variant, seed=0, width=WIDTH):
+    """The compiled 64x64x3 DCGAN for ``variant``, with weights drawn from ``seed``."""
+    generator = build_generator(image_shape=IMAGE_SHAPE, width=width, kernel_size=variant.kernel_size, seed=seed,
+                                **variant.generator)
+    if variant.variance_preserving:
+        variance_preserving(generator, seed)
+    discriminator = build_discriminator(IMAGE_SHAPE, width=width, kernel_size=variant.kernel_size, seed=seed)
+    gan = DCGAN(generator, discriminator, seed=seed)
+    gan.compile()
+    return gan
+
+
+# --- measuring a run -------------------------------------------------------------------
+
+
+def real_measures(evaluator):
+    """What the real emoji give on the run measures, and the near-duplicate threshold.
+
+    The threshold is the RMS distance under which 95% of skin-tone twins (the
+    same design in another tone) fall: closer than that is "a near-duplicate".
+    """
+    images, _, _, names = load_embedded_emoji(with_labels=True)
+    images = images.astype("float32") / 127.5 - 1.0
+    threshold = float(np.quantile(measures.twin_distances(images, emoji_designs(names)), 0.95))
+    real = evaluator.real_half
+    return {"threshold": threshold, **_sample_measures(real, threshold)}
+
+
+def _sample_measures(images, threshold):
+    sample = images[:MEASURED]
+    return {"duplicates": measures.near_duplicate_fraction(sample, threshold, MEASURED),
+            "nearest": float(np.median(measures.nearest_other(sample, MEASURED))),
+            "checkerboard": measures.checkerboard_amplitude(sample)}
+
+
+def _run_name(variant, width):
+    return f"colour-{variant.slug}-w{width}"
+
+
+def run(variant, seed, evaluator, threshold, epochs=EPOCHS, width=WIDTH):
+    """Train one (variant, seed) once (cached) and score it; returns its row."""
+    steps = epochs * STEPS_PER_EPOCH
+    name = _run_name(variant, width)
+    scores_path = run_folder(name, steps, BATCH_SIZE, seed) / "scores.json"
+    if scores_path.exists():
+        return json.loads(scores_path.read_text())
+    with filtered_stderr(TRAINING_NOISE):
+        gan, history = cached_fit(name, lambda: build_variant(variant, seed, width), load_images(EMOJI, 64, 3), steps,
+                                  BATCH_SIZE, seed)
+    samples = generate_images(gan.generator, latent_noise(evaluator.default_num_images, 100, seed=0))
+    scores = evaluator.scores(samples)
+    row = {"variant": variant.name, "seed": seed, "steps": steps, "width": width,
+           **{key: value for key, value in scores.items() if key != "shares"},
+           **_sample_measures(samples, threshold), "D_x": history["D_x"][-1], "D_G_z": history["D_G_z"][-1]}
+    write_text_atomically(json.dumps(row), scores_path)
+    return row
+
+
+def load_generator(variant, seed, epochs=EPOCHS, width=WIDTH):
+    """The trained generator of a finished run."""
+    folder = run_folder(_run_name(variant, width), epochs * STEPS_PER_EPOCH, BATCH_SIZE, seed)
+    return keras.models.load_model(folder / "dcgan.keras").generator
+
+
+def run_table(variants=VARIANTS, seeds=SEEDS, epochs=EPOCHS, width=WIDTH, evaluator=None, log=print):
+    """Every (variant, seed), trained once and scored; returns (rows, real measures)."""
+    evaluator = evaluator or EmojiEvaluator()
+    real = real_measures(evaluator)
+    rows = []
+    for variant in variants:
+        for seed in seeds:
+            rows.append(run(variant, seed, evaluator, real["threshold"], epochs, width))
+            log(f"{variant.name:32s} seed {seed}: FID {rows[-1]['fid']:7.1f}  categories {rows[-1]['classes']}  "
+                f"duplicates {rows[-1]['duplicates']:.2f}")
+    return rows, real
+
+
+# --- the tables ------------------------------------------------------------------------
+
+KEYS = ("fid", "kid", "classes", "colours", "duplicates", "checkerboard")
+
+
+def summarize(rows, keys=KEYS):
+    """{variant: {key: (mean, standard error)}} over seeds, in the order the rows came."""
+    by_variant = {}
+    for row in rows:
+        by_variant.setdefault(row["variant"], []).append(row)
+    return {name: {key: statistics.mean_and_se([r[key] for r in runs]) for key in keys} | {"seeds": len(runs)}
+            for name, runs in by_variant.items()}
+
+
+def comparisons(rows, key="fid", variants=VARIANTS):
+    """Each variant minus the paper's DCGAN on ``key``, paired by seed, Bonferroni over all the comparisons.
+
+    Returns {variant name: (difference, low, high, verdict)}; where nothing
+    predicts a direction for ``key``, the verdict is "no prediction".
+    """
+    others = [v for v in variants if v is not PAPER]
+    reference = {row["seed"]: row[key] for row in rows if row["variant"] == PAPER.name}
+    result = {}
+    for variant in others:
+        mine = {row["seed"]: row[key] for row in rows if row["variant"] == variant.name}
+        seeds = sorted(set(mine) & set(reference))
+        difference, low, high = statistics.paired_interval([mine[s] for s in seeds], [reference[s] for s in seeds],
+                                                           comparisons=len(others))
+        sign = variant.predicts.get(key, 0)
+        word = statistics.verdict(low, high, sign) if sign else "no prediction"
+        result[variant.name] = (difference, low, high, word)
+    return result
+
+
+def markdown_table(summary, keys=KEYS):
+    """mean ± standard error per variant and measure."""
+    header = "| variant | seeds | " + " | ".join(keys) + " |"
+    lines = [header, "|" + " --- |" * (len(keys) + 2)]
+    for name, stats in summary.items():
+        cells = [f"{stats[key][0]:.3g} ± {stats[key][1]:.2g}" for key in keys]
+        lines.append(f"| {name} | {stats['seeds']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def draw_variant_sheet(path, rows, seed=0, num_images=8, epochs=EPOCHS, width=WIDTH):
+    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each, saved as a PNG."""
+    z = latent_noise(num_images, 100, seed=1)
+    fids = {row["variant"]: row["fid"] for row in rows if row["seed"] == seed}
+    figure, axes = plt.subplots(len(VARIANTS), 1, figsize=(9, 1.45 * len(VARIANTS)))
+    for axis, variant in zip(axes, VARIANTS):
+        generator = load_generator(variant, seed, epochs, width)
+        axis.imshow(image_grid(generate_images(generator, z), columns=num_images))
+        axis.set_title(f"{variant.name}: seed {seed}, FID {fids[variant.name]:.0f} (this run)", fontsize=9, loc="left")
+        axis.axis("off")
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.colour_runs",
+                                     description="Train and score notebook 06's variants (cached).")
+    parser.add_argument("--json", type=pathlib.Path, help="write the seed-level rows and real measures here")
+    parser.add_argument("--sheet", type=pathlib.Path, help="write the samples of every variant (seed 0) here")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    rows, real = run_table()
+    seconds = time.perf_counter() - started  # what this call trained: runs already cached cost ~nothing
+    print(markdown_table(summarize(rows)))
+    for name, (difference, low, high, word) in comparisons(rows).items():
+        print(f"{name:32s} FID {difference:+7.1f}  [{low:+.1f}, {high:+.1f}]  {word}")
+    if args.json:
+        record = {"rows": rows, "real": real, "wall_seconds": round(seconds, 1)}
+        write_text_atomically(json.dumps(record, indent=1), args.json)
+    if args.sheet:
+        draw_variant_sheet(args.sheet, rows)
+
+
+if __name__ == "__main__":
+    main()
