@@ -77,6 +77,7 @@ class QualityCheckpoint(keras.callbacks.Callback):
     CIFAR-10 reached FID 49 at 42k steps and 137 at 200k), so the last
     generator is not necessarily the one to keep. ``evaluator`` is a
     ``dcgan_keras.evaluate`` evaluator; lower ``monitor`` is better.
+    ``num_images=None`` scores as many samples as the evaluator's real floor holds.
 
     The scores join the logs of the epochs that are scored (``HistoryCSV``,
     placed after this callback, writes them). ``quality.json`` records every
@@ -84,7 +85,7 @@ class QualityCheckpoint(keras.callbacks.Callback):
     evaluations from the epoch it starts at onwards, which it makes again.
     """
 
-    def __init__(self, evaluator, directory, every=5, num_images=5000, monitor="fid", seed=0, output_range=(-1.0, 1.0)):
+    def __init__(self, evaluator, directory, every=5, num_images=None, monitor="fid", seed=0, output_range=(-1.0, 1.0)):
         super().__init__()
         if every < 1:
             raise UsageError(f"every must be a positive number of epochs, got {every}.")

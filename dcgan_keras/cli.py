@@ -123,6 +123,9 @@ def _train_parser(subparsers):
                              f"one as best_generator.keras; default 6 for 28x28 MNIST and 9 for {data.EMOJI} "
                              "(offline, the shipped feature networks), 0 (off) otherwise, where it needs "
                              "InceptionV3's weights (online)")
+    parser.add_argument("--features", choices=("auto", "mnist", "emoji", "inception"), default="auto",
+                        help="the evaluator's features; auto: the shipped MNIST or emoji network when training on "
+                             "that dataset, InceptionV3 otherwise (a folder of digits: pass --features mnist)")
     parser.add_argument("--eval-images", type=_positive,
                         help="samples per evaluation; default 5000, or as many as the offline evaluator's real "
                              "half holds (1,893 emoji), so that the FID is comparable with its floor")
@@ -227,6 +230,7 @@ class TrainConfig:
     verbose: int
     eval_every: int
     eval_images: int
+    features: str
 
     @classmethod
     def from_args(cls, args):
@@ -239,7 +243,8 @@ class TrainConfig:
         width, epochs, eval_every = DATASET_DEFAULTS.get(dataset, DATASET_DEFAULTS[data.EMBEDDED])
         options["width"] = args.width or width
         options["epochs"] = args.epochs or epochs
-        features = _features_for(dataset, (options["image_size"], options["image_size"], options["channels"]))
+        shape = (options["image_size"], options["image_size"], options["channels"])
+        features = options["features"] = _features_for(dataset, shape) if args.features == "auto" else args.features
         if args.eval_every is None:
             options["eval_every"] = 0 if features == "inception" else eval_every  # InceptionV3 needs a download
         options["eval_images"] = args.eval_images or scoring.EVALUATOR_IMAGES.get(features, scoring.NUM_IMAGES)
@@ -256,9 +261,6 @@ class TrainConfig:
     def image_shape(self):
         return (self.image_size, self.image_size, self.channels)
 
-    @property
-    def features(self):
-        return _features_for("folder" if self.image_dir is not None else self.dataset, self.image_shape)
 
 
 def _features_for(dataset, image_shape):

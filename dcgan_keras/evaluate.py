@@ -61,6 +61,7 @@ class Evaluator:
 
     name = "features"
     reference = reference_shares = None
+    default_num_images = NUM_IMAGES
 
     def __init__(self, num_subsets=100, subset_size=1000):
         self.num_subsets, self.subset_size = num_subsets, subset_size
@@ -76,12 +77,14 @@ class Evaluator:
                           shares=[round(float(share), 4) for share in coverage["shares"]])
         return result
 
-    def evaluate_generator(self, generator, num_images=NUM_IMAGES, seed=0, output_range=(-1.0, 1.0)):
+    def evaluate_generator(self, generator, num_images=None, seed=0, output_range=(-1.0, 1.0)):
         """Scores of ``num_images`` samples of ``generator`` (fixed z for a given seed).
 
-        ``output_range`` maps another output range (a sigmoid's (0, 1)) to [-1, 1].
+        ``num_images`` defaults to ``default_num_images``: as many as the real floor
+        holds (5,000 digits, 1,893 emoji). ``output_range`` maps another output
+        range (a sigmoid's (0, 1)) to [-1, 1].
         """
-        z = latent_noise(num_images, int(generator.input_shape[-1]), seed)
+        z = latent_noise(num_images or self.default_num_images, int(generator.input_shape[-1]), seed)
         low, high = output_range
         images = (generate_images(generator, z) - low) / (high - low) * 2.0 - 1.0
         return self.scores(images, seed)

@@ -106,6 +106,10 @@ def test_train_config_resolves_the_data_defaults(tmp_path):
     folder = TrainConfig.from_args(build_parser().parse_args(["train", "--image-dir", str(tmp_path),
                                                               "--output", str(tmp_path)]))
     assert (folder.features, folder.eval_every) == ("inception", 0)
+    digits = TrainConfig.from_args(build_parser().parse_args(["train", "--image-dir", str(tmp_path), "--image-size",
+                                                              "28", "--channels", "1", "--features", "mnist",
+                                                              "--output", str(tmp_path)]))
+    assert (digits.features, digits.eval_every, digits.eval_images) == ("mnist", 6, 5000)
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.epochs = 3
 
