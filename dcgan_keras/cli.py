@@ -514,7 +514,7 @@ def _evaluate_features(config, image_shape):
     """The evaluator asked for, or the one the output shape picks; a one-line error if it cannot score it."""
     if config.features == "auto":
         return scoring.for_shape(image_shape) or "inception"
-    wanted = {"mnist": scoring.MNIST_SHAPE, "emoji": scoring.EMOJI_SHAPE}.get(config.features)
+    wanted = scoring.OFFLINE_SHAPES.get(config.features)
     if wanted is not None and image_shape[-1] != wanted[-1]:
         kind = "colour" if image_shape[-1] == 3 else "grayscale"
         raise UsageError(

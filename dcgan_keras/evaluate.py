@@ -47,6 +47,7 @@ NUM_IMAGES = 5000  # MNIST, per side: generated vs reference, and the real floor
 # The scalar scores an evaluation reports (InceptionEvaluator has no classifier, so only the first two).
 SCORE_KEYS = ("fid", "kid", "classes", "kl", "confidence", "colours")
 MNIST_SHAPE, EMOJI_SHAPE = (28, 28, 1), (64, 64, 3)
+OFFLINE_SHAPES = {"mnist": MNIST_SHAPE, "emoji": EMOJI_SHAPE}  # the generator output each offline evaluator scores
 EMOJI_HALF = 1893  # emoji per half, split by design (tests check it against EmojiEvaluator)
 
 
@@ -170,7 +171,7 @@ EVALUATOR_IMAGES = {"mnist": NUM_IMAGES, "emoji": EMOJI_HALF}
 
 def for_shape(image_shape):
     """The name of the offline evaluator for generators of ``image_shape``, or None (use InceptionV3)."""
-    return {MNIST_SHAPE: "mnist", EMOJI_SHAPE: "emoji"}.get(tuple(image_shape))
+    return {shape: name for name, shape in OFFLINE_SHAPES.items()}.get(tuple(image_shape))
 
 
 def offline_evaluator(name):

@@ -31,7 +31,13 @@ from dcgan_keras.chapters import measures, statistics
 from dcgan_keras.chapters.cached_runs import CACHE, cached_fit, run_folder
 from dcgan_keras.chapters.notebook import ASSETS
 from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
-from dcgan_keras.data import EMOJI, emoji_designs, load_embedded_emoji, load_images
+from dcgan_keras.data import (
+    EMOJI,
+    emoji_designs,
+    load_embedded_emoji,
+    load_images,
+    to_unit_range,
+)
 from dcgan_keras.evaluate import EmojiEvaluator
 from dcgan_keras.files import write_text_atomically
 from dcgan_keras.gan import DCGAN, generate_images, latent_noise
@@ -42,6 +48,7 @@ IMAGE_SHAPE, BATCH_SIZE = (64, 64, 3), 64
 WIDTH, EPOCHS, SEEDS = 16, 15, (0, 1, 2)
 STEPS_PER_EPOCH = 3786 // BATCH_SIZE
 MEASURED = 1000  # samples per duplicate measure: it depends on the number, so always this many
+TWIN_QUANTILE = 0.95  # "near" is closer than this share of skin-tone twins are to each other
 DEFAULT_RUN = CACHE / "emoji-default"
 # The committed copy of the default run (README: how assets/ was made).
 ASSET_FILES = {"history": "emoji_history.csv", "gif": "emoji_progress.gif", "quality": "emoji_quality.json",
@@ -163,17 +170,16 @@ def build_variant(variant, seed=0, width=WIDTH):
 # --- measuring a run -------------------------------------------------------------------
 
 
-def real_measures(evaluator):
-    """What the real emoji give on the run measures, and the near-duplicate threshold.
+def duplicate_threshold(twin_distances):
+    """The RMS distance under which 95% of skin-tone twins (one design, another tone) fall: "near"."""
+    return float(np.quantile(twin_distances, TWIN_QUANTILE))
 
-    The threshold is the RMS distance under which 95% of skin-tone twins (the
-    same design in another tone) fall: closer than that is "a near-duplicate".
-    """
+
+def real_measures(evaluator):
+    """What the real emoji give on the run measures, and the near-duplicate threshold."""
     images, _, _, names = load_embedded_emoji(with_labels=True)
-    images = images.astype("float32") / 127.5 - 1.0
-    threshold = float(np.quantile(measures.twin_distances(images, emoji_designs(names)), 0.95))
-    real = evaluator.real_half
-    return {"threshold": threshold, **_sample_measures(real, threshold)}
+    threshold = duplicate_threshold(measures.twin_distances(to_unit_range(images), emoji_designs(names)))
+    return {"threshold": threshold, **_sample_measures(evaluator.real_half, threshold)}
 
 
 def _sample_measures(images, threshold):
