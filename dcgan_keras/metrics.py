@@ -152,20 +152,23 @@ def _psd_sqrt(matrix):
     return (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ vectors.T
 
 
+def colour_histogram(images, levels=8):
+    """The normalised RGB histogram of images in [-1, 1]: ``levels`` equal bins per channel (8 gives 512 colours)."""
+    images = np.asarray(images, "float64")
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"Expected RGB images (N, height, width, 3), got shape {images.shape}.")
+    bins = np.clip(((images + 1.0) / 2.0 * levels).astype("int64"), 0, levels - 1)
+    codes = (bins[..., 0] * levels + bins[..., 1]) * levels + bins[..., 2]
+    return np.bincount(codes.ravel(), minlength=levels**3) / codes.size
+
+
 def colour_histogram_distance(images_a, images_b, levels=8):
     """Total-variation distance between the RGB histograms of two image sets in [-1, 1].
 
-    Each channel is cut into ``levels`` equal bins (8 gives 512 colours), and
-    the distance is half the L1 difference of the two normalised histograms:
-    0 when both sets use colours in the same proportions, 1 when they share
-    none. It sees the palette only, not where a colour is.
+    Half the L1 difference of the two ``colour_histogram``s: 0 when both sets
+    use colours in the same proportions, 1 when they share none. It sees the
+    palette only, not where a colour is. ``images_b`` may also be a histogram
+    already made (a reference that is scored against many times).
     """
-    def histogram(images):
-        images = np.asarray(images, "float64")
-        if images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"Expected RGB images (N, height, width, 3), got shape {images.shape}.")
-        bins = np.clip(((images + 1.0) / 2.0 * levels).astype("int64"), 0, levels - 1)
-        codes = (bins[..., 0] * levels + bins[..., 1]) * levels + bins[..., 2]
-        return np.bincount(codes.ravel(), minlength=levels**3) / codes.size
-
-    return float(0.5 * np.abs(histogram(images_a) - histogram(images_b)).sum())
+    reference = images_b if np.ndim(images_b) == 1 else colour_histogram(images_b, levels)
+    return float(0.5 * np.abs(colour_histogram(images_a, levels) - reference).sum())
