@@ -25,10 +25,12 @@ def run_folder(name, steps, batch_size=64, seed=0):
     return CACHE / f"{name}-{steps}steps-b{batch_size}-s{seed}"
 
 
-def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0):
+def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0, chunk=None, callbacks=()):
     """Train ``build_gan()`` for ``steps`` updates once; later calls load the result.
 
-    Returns the trained DCGAN and its per-epoch history dict. Both files are
+    ``chunk`` steps make one Keras epoch (default: all of them), so the
+    history has one entry, and ``callbacks`` run, per chunk; the data order
+    does not depend on it. Returns the trained DCGAN and its history dict. Both files are
     written atomically, the model first, so a killed run leaves no half-made
     entry: it is trained again next time.
     """
@@ -36,10 +38,13 @@ def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0):
     model_path, history_path = folder / "dcgan.keras", folder / "history.json"
     if model_path.exists() and history_path.exists():
         return keras.models.load_model(model_path), json.loads(history_path.read_text())
+    chunk = chunk or steps
+    if steps % chunk:
+        raise ValueError(f"steps ({steps}) must be a multiple of chunk ({chunk}).")
     keras.utils.set_random_seed(seed)
     gan = build_gan()
     dataset = make_dataset(images, batch_size, seed=seed)
-    history = gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0).history
+    history = gan.fit(dataset, epochs=steps // chunk, steps_per_epoch=chunk, verbose=0, callbacks=list(callbacks)).history
     folder.mkdir(parents=True, exist_ok=True)
     replace_atomically(gan.save, model_path)
     write_text_atomically(json.dumps({key: [float(v) for v in values] for key, values in history.items()}), history_path)

@@ -3,7 +3,7 @@
 - ``default_run`` is the command-line run, ``train --dataset emoji-embedded``
   (width 32, 36 epochs), trained once into the cache; in fast mode, the copy
   committed under ``assets/`` (``ASSET_FILES``).
-- ``VARIANTS`` change one thing each from the paper's DCGAN at width 16:
+- ``VARIANTS`` (``ablation.Variant``) change one thing each from the paper's DCGAN at width 16:
   BatchNorm out of the generator, the same with a variance-preserving (He)
   initialisation as the control for "BatchNorm or just initial scale?",
   kernel 4 instead of 5, and a projection of z with no Dense layer.
@@ -14,7 +14,6 @@
 """
 
 import argparse
-import dataclasses
 import json
 import pathlib
 import shutil
@@ -23,11 +22,11 @@ import time
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
-from keras import layers
 from PIL import Image, ImageSequence
 
 from dcgan_keras import cli
-from dcgan_keras.chapters import measures, statistics
+from dcgan_keras.chapters import ablation, measures
+from dcgan_keras.chapters.ablation import Variant
 from dcgan_keras.chapters.cached_runs import CACHE, cached_fit, run_folder
 from dcgan_keras.chapters.notebook import ASSETS
 from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
@@ -40,8 +39,7 @@ from dcgan_keras.data import (
 )
 from dcgan_keras.evaluate import EmojiEvaluator
 from dcgan_keras.files import write_text_atomically
-from dcgan_keras.gan import DCGAN, generate_images, latent_noise
-from dcgan_keras.models import build_discriminator, build_generator
+from dcgan_keras.gan import generate_images, latent_noise
 from dcgan_keras.plotting import image_grid, read_history_csv
 
 IMAGE_SHAPE, BATCH_SIZE = (64, 64, 3), 64
@@ -97,28 +95,8 @@ def history_and_scores(files):
 # --- the variants ------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Variant:
-    """One change from the paper's DCGAN, and what the chapter (or notebook 02) predicts it does.
-
-    ``predicts`` maps a measure to the sign of the predicted change: +1 for
-    higher (a worse FID, more duplicates), -1 for lower.
-    """
-
-    name: str
-    claim: str
-    predicts: dict = dataclasses.field(default_factory=dict)
-    generator: dict = dataclasses.field(default_factory=dict)
-    kernel_size: int = 5
-    variance_preserving: bool = False
-
-    @property
-    def slug(self):
-        return "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-")
-
-
 WORSE = {"fid": 1, "duplicates": 1}
-PAPER = Variant("paper DCGAN", "the reference")
+PAPER = ablation.reference()
 VARIANTS = (
     PAPER,
     Variant("G without BatchNorm", "deep generators need BatchNorm, or they collapse", WORSE,
@@ -126,45 +104,15 @@ VARIANTS = (
     Variant("G without BatchNorm, He init", "control: is it BatchNorm, or only the initial scale?", WORSE,
             generator={"batch_norm": False}, variance_preserving=True),
     Variant("kernel 4 (G and D)", "kernel 4 divides stride 2 evenly: a weaker checkerboard", {"checkerboard": -1},
-            kernel_size=4),
+            generator={"kernel_size": 4}, discriminator={"kernel_size": 4}),
     Variant("G with tiled z, no Dense", "the Dense projection is where position starts", {"fid": 1},
             generator={"projection": "tile"}),
 )
 
 
-def variance_preserving(generator, seed=0):
-    """Re-draw the generator's kernels so each layer keeps its input's variance (He et al., 2015).
-
-    std = sqrt(gain / fan_in), gain 2 before a ReLU and 1 before the tanh. A
-    stride-s transposed convolution sums about k*k/s**2 taps per input channel
-    at each output pixel, so that is its fan-in per channel. Biases stay 0.
-    """
-    rng = np.random.default_rng(seed)
-    for layer in generator.layers:
-        if not hasattr(layer, "kernel"):
-            continue
-        shape = tuple(layer.kernel.shape)
-        if isinstance(layer, layers.Dense):
-            fan_in = shape[0]
-        elif isinstance(layer, layers.Conv2DTranspose):  # kernel (k, k, out, in)
-            fan_in = shape[0] * shape[1] * shape[3] / (layer.strides[0] * layer.strides[1])
-        else:  # Conv2D: (k, k, in, out)
-            fan_in = shape[0] * shape[1] * shape[2]
-        gain = 1.0 if layer.name == "to_image" else 2.0
-        layer.kernel.assign(rng.normal(0.0, np.sqrt(gain / fan_in), shape).astype("float32"))
-    return generator
-
-
 def build_variant(variant, seed=0, width=WIDTH):
     """The compiled 64x64x3 DCGAN for ``variant``, with weights drawn from ``seed``."""
-    generator = build_generator(image_shape=IMAGE_SHAPE, width=width, kernel_size=variant.kernel_size, seed=seed,
-                                **variant.generator)
-    if variant.variance_preserving:
-        variance_preserving(generator, seed)
-    discriminator = build_discriminator(IMAGE_SHAPE, width=width, kernel_size=variant.kernel_size, seed=seed)
-    gan = DCGAN(generator, discriminator, seed=seed)
-    gan.compile()
-    return gan
+    return ablation.build_variant(variant, IMAGE_SHAPE, seed, width)
 
 
 # --- measuring a run -------------------------------------------------------------------
@@ -237,42 +185,18 @@ KEYS = ("fid", "kid", "classes", "colours", "duplicates", "checkerboard")
 
 
 def summarize(rows, keys=KEYS):
-    """{variant: {key: (mean, standard error)}} over seeds, in the order the rows came."""
-    by_variant = {}
-    for row in rows:
-        by_variant.setdefault(row["variant"], []).append(row)
-    return {name: {key: statistics.mean_and_se([r[key] for r in runs]) for key in keys} | {"seeds": len(runs)}
-            for name, runs in by_variant.items()}
+    """{variant: {key: (mean, standard error)}, "seeds": n} over seeds, in the order the rows came."""
+    return ablation.summarize(rows, keys)
 
 
-def comparisons(rows, key="fid", variants=VARIANTS):
-    """Each variant minus the paper's DCGAN on ``key``, paired by seed, Bonferroni over all the comparisons.
-
-    Returns {variant name: (difference, low, high, verdict)}; where nothing
-    predicts a direction for ``key``, the verdict is "no prediction".
-    """
-    others = [v for v in variants if v is not PAPER]
-    reference = {row["seed"]: row[key] for row in rows if row["variant"] == PAPER.name}
-    result = {}
-    for variant in others:
-        mine = {row["seed"]: row[key] for row in rows if row["variant"] == variant.name}
-        seeds = sorted(set(mine) & set(reference))
-        difference, low, high = statistics.paired_interval([mine[s] for s in seeds], [reference[s] for s in seeds],
-                                                           comparisons=len(others))
-        sign = variant.predicts.get(key, 0)
-        word = statistics.verdict(low, high, sign) if sign else "no prediction"
-        result[variant.name] = (difference, low, high, word)
-    return result
+def comparisons(rows, key="fid"):
+    """Each variant against the paper's DCGAN on ``key``: Welch's interval, Holm over the family (``ablation``)."""
+    return ablation.comparisons(rows, VARIANTS, key)
 
 
 def markdown_table(summary, keys=KEYS):
     """mean ± standard error per variant and measure."""
-    header = "| variant | seeds | " + " | ".join(keys) + " |"
-    lines = [header, "|" + " --- |" * (len(keys) + 2)]
-    for name, stats in summary.items():
-        cells = [f"{stats[key][0]:.3g} ± {stats[key][1]:.2g}" for key in keys]
-        lines.append(f"| {name} | {stats['seeds']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return ablation.markdown_table(summary, keys)
 
 
 def draw_variant_sheet(path, rows, seed=0, num_images=8, epochs=EPOCHS, width=WIDTH):
@@ -303,8 +227,9 @@ def main(argv=None):
     rows, real = run_table()
     seconds = time.perf_counter() - started  # what this call trained: runs already cached cost ~nothing
     print(markdown_table(summarize(rows)))
-    for name, (difference, low, high, word) in comparisons(rows).items():
-        print(f"{name:32s} FID {difference:+7.1f}  [{low:+.1f}, {high:+.1f}]  {word}")
+    for name, test in comparisons(rows).items():
+        print(f"{name:32s} FID {test['difference']:+7.1f}  [{test['low']:+.1f}, {test['high']:+.1f}]  "
+              f"Holm p {test['holm_p']:.2g}  {test['verdict']}")
     if args.json:
         record = {"rows": rows, "real": real, "wall_seconds": round(seconds, 1)}
         write_text_atomically(json.dumps(record, indent=1), args.json)

@@ -1,64 +1,64 @@
-"""Controlled experiments that test the chapter's claims, one change at a time.
+"""Notebook 05's controlled experiments: the chapter's claims on MNIST, one change at a time, at convergence.
 
-Every variant is the paper's DCGAN on the embedded MNIST with exactly one
-thing changed. All variants train for the same number of steps, with the same
-batch size, data order, latent noise and initial-weight seeds, and are scored
-by ``dcgan_keras.evaluate.MnistEvaluator`` on 5,000 samples.
+Every variant (``VARIANTS``) is the paper's DCGAN on the embedded MNIST with
+one thing changed. All train for ``STEPS`` updates at width ``WIDTH``, with
+batch 64, the same data order, training noise and initial-weight seeds
+(``SEEDS``), and are scored by ``MnistEvaluator`` on 5,000 samples.
 
-``python -m dcgan_keras.chapters.experiments`` reproduces notebook 05's table
-(the same function, the same cache: ``cached_runs``) and prints it as
-Markdown. Finished runs are cached, so an interrupted script resumes with the
-next unfinished run.
+The budget is where the reference stops improving: the paper rows record
+their FID every ``CURVE_EVERY`` steps, and ``plateaued`` checks that the
+last quarter of the mean curve gained less than 10%.
+
+Every finished run is one record in ``RESULTS`` (committed, so a later
+session resumes where one stopped). ``python -m dcgan_keras.chapters.experiments``
+trains what the file lacks, in ``--workers`` processes, adds each run as it
+finishes, prints the table, and with ``--readme`` rewrites the README's
+table from the file. Notebook 05 reads the same file in fast mode.
 """
 
 import argparse
-import dataclasses
+import concurrent.futures
+import contextlib
 import json
+import multiprocessing
+import os
 import pathlib
+import platform
+import re
+import sys
+import time
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 
-from dcgan_keras.chapters.cached_runs import cached_fit, run_folder
+from dcgan_keras.callbacks import QualityCheckpoint
+from dcgan_keras.chapters import ablation
+from dcgan_keras.chapters.ablation import Variant
+from dcgan_keras.chapters.cached_runs import TRAINING_VERSION, cached_fit, run_folder
+from dcgan_keras.chapters.notebook import ASSETS
 from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
 from dcgan_keras.data import load_images
-from dcgan_keras.evaluate import SCORE_KEYS, MnistEvaluator
+from dcgan_keras.errors import UsageError
+from dcgan_keras.evaluate import MnistEvaluator
 from dcgan_keras.files import write_text_atomically
-from dcgan_keras.gan import DCGAN
-from dcgan_keras.models import (
-    build_discriminator,
-    build_generator,
-    build_one_step_generator,
-)
+from dcgan_keras.gan import generate_images, latent_noise
+from dcgan_keras.plotting import image_grid
 
-WIDTH, BATCH_SIZE, IMAGE_SHAPE = 64, 64, (28, 28, 1)
+IMAGE_SHAPE, BATCH_SIZE, NUM_IMAGES = (28, 28, 1), 64, 5000
+WIDTH, STEPS, SEEDS, CURVE_EVERY = 16, 12000, (0, 1, 2, 3, 4), 500
+PILOT_STEPS, PILOT_EVERY, PILOT_SEEDS = 24000, 1000, (0, 1)  # how the budget was chosen: ``pilot``
+RESULTS = ASSETS.parent / "notebooks" / "results" / "experiments.json"
+README = ASSETS.parent / "README.md"
+KEYS = ("fid", "kid", "classes", "kl", "D_G_z")
 
-
-@dataclasses.dataclass(frozen=True)
-class Variant:
-    """One change from the paper's DCGAN, and the chapter's claim about it."""
-
-    name: str
-    claim: str
-    generator: dict = dataclasses.field(default_factory=dict)
-    discriminator: dict = dataclasses.field(default_factory=dict)
-    adam_defaults: bool = False
-    one_layer_generator: bool = False
-
-    @property
-    def slug(self):
-        return "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-")
-
-    @property
-    def sigmoid(self):
-        return self.generator.get("output_activation") == "sigmoid"
-
-
-PAPER = Variant("paper DCGAN", "the reference: every other row changes one thing")
+PAPER = ablation.reference()
 VARIANTS = (
     PAPER,
     Variant("G without BatchNorm", "BatchNorm is critical for G; without it G collapses to few modes",
             generator={"batch_norm": False}),
+    Variant("G without BatchNorm, He init", "control: is it BatchNorm, or only the initial scale of the weights?",
+            generator={"batch_norm": False}, variance_preserving=True),
     Variant("D with BatchNorm on its input", "BatchNorm on D's input layer makes training unstable",
             discriminator={"input_batch_norm": True}),
     Variant("D with max pooling", "strided convolutions beat pooling in D", discriminator={"downsampling": "pooling"}),
@@ -67,8 +67,8 @@ VARIANTS = (
     Variant("D with ReLU", "LeakyReLU beats ReLU in D", discriminator={"activation": "relu"}),
     Variant("G with sigmoid output", "a bounded tanh output learns faster than sigmoid",
             generator={"output_activation": "sigmoid"}),
-    Variant("G without Dense projection", "the fully connected projection of z is needed",
-            generator={"projection": False}),
+    Variant("G with tiled z, no Dense", "the fully connected projection of z, where position starts, is needed",
+            generator={"projection": "tile"}),
     Variant("G with 1 stage (14->28)", "several upsampling stages beat few", generator={"stages": 1}),
     Variant("G with no stage (one layer)", "a generator cannot jump from z to an image in one layer",
             one_layer_generator=True),
@@ -78,25 +78,12 @@ VARIANTS = (
 
 
 def by_name(name):
-    for variant in VARIANTS:
-        if name in (variant.name, variant.slug):
-            return variant
-    raise ValueError(f"No variant {name!r}. Choose from: {', '.join(v.slug for v in VARIANTS)}.")
+    return ablation.by_name(VARIANTS, name)
 
 
 def build_variant(variant, seed=0, width=WIDTH):
-    """The compiled DCGAN for ``variant``, with weights drawn from ``seed``."""
-    if variant.one_layer_generator:
-        generator = build_one_step_generator(image_shape=IMAGE_SHAPE, seed=seed)
-    else:
-        generator = build_generator(image_shape=IMAGE_SHAPE, width=width, seed=seed, **variant.generator)
-    discriminator = build_discriminator(IMAGE_SHAPE, width=width, seed=seed, **variant.discriminator)
-    gan = DCGAN(generator, discriminator, seed=seed)
-    if variant.adam_defaults:
-        gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
-    else:
-        gan.compile()
-    return gan
+    """The compiled 28x28 DCGAN for ``variant``, with weights drawn from ``seed``."""
+    return ablation.build_variant(variant, IMAGE_SHAPE, seed, width)
 
 
 def training_images(variant):
@@ -105,104 +92,267 @@ def training_images(variant):
     return (images + 1.0) / 2.0 if variant.sigmoid else images
 
 
-def _run_name(variant):
-    """The variant's name in the cache of trained runs."""
-    return f"experiment-{variant.slug}"
+def config(steps=STEPS, width=WIDTH, num_images=NUM_IMAGES):
+    """What makes two runs comparable; a results file holds runs of one config only."""
+    return {"steps": steps, "width": width, "batch_size": BATCH_SIZE, "num_images": num_images,
+            "curve_every": CURVE_EVERY, "training_version": TRAINING_VERSION}
 
 
-def run(variant, seed, steps, evaluator, num_images=5000):
-    """Train one variant once (cached) and score it; returns a dict of scores and final D outputs."""
-    name = _run_name(variant)
-    scores_path = run_folder(name, steps, BATCH_SIZE, seed) / f"scores-{num_images}.json"
+def _run_name(variant, width):
+    return f"experiment-{variant.slug}-w{width}"
+
+
+def _output_range(variant):
+    return (0.0, 1.0) if variant.sigmoid else (-1.0, 1.0)
+
+
+def run(variant, seed, steps=STEPS, width=WIDTH, evaluator=None, num_images=NUM_IMAGES, curve_every=None):
+    """Train one (variant, seed) once (cached) and score it; returns its record.
+
+    The reference also scores itself every ``curve_every`` steps (default
+    ``CURVE_EVERY``): its record's ``curve`` is [[step, fid, kid], ...], from
+    which the budget is judged.
+    """
+    evaluator = evaluator or MnistEvaluator()
+    folder = run_folder(_run_name(variant, width), steps, BATCH_SIZE, seed)
+    scores_path = folder / f"scores-{num_images}.json"
     if scores_path.exists():
         return json.loads(scores_path.read_text())
+    # Every run trains in chunks of curve_every steps, so its final D(x) and D(G(z)) are means over the
+    # last chunk; only the reference is scored after each chunk.
+    every = curve_every or CURVE_EVERY
+    chunk = every if steps % every == 0 else steps
+    curve = variant is PAPER and chunk < steps
+    callbacks = [QualityCheckpoint(evaluator, folder / "curve", every=1, num_images=num_images)] if curve else []
+    started = time.perf_counter()
     with filtered_stderr(TRAINING_NOISE):
-        gan, history = cached_fit(name, lambda: build_variant(variant, seed), training_images(variant), steps, BATCH_SIZE, seed)
-    output_range = (0.0, 1.0) if variant.sigmoid else (-1.0, 1.0)
-    scores = evaluator.evaluate_generator(gan.generator, num_images, seed=0, output_range=output_range)
-    row = {"variant": variant.name, "seed": seed, "steps": steps, **scores,
-           "D_x": history["D_x"][-1], "D_G_z": history["D_G_z"][-1]}
+        gan, history = cached_fit(_run_name(variant, width), lambda: build_variant(variant, seed, width),
+                                  training_images(variant), steps, BATCH_SIZE, seed, chunk, callbacks)
+    scores = evaluator.evaluate_generator(gan.generator, num_images, seed=0, output_range=_output_range(variant))
+    row = {"variant": variant.name, "seed": seed, "steps": steps, "width": width,
+           **{key: value for key, value in scores.items() if key != "shares"},
+           "D_x": history["D_x"][-1], "D_G_z": history["D_G_z"][-1], "seconds": round(time.perf_counter() - started, 1)}
+    if curve:
+        row["curve"] = [[(i + 1) * chunk, fid, kid] for i, (fid, kid) in enumerate(zip(history["fid"], history["kid"]))]
     write_text_atomically(json.dumps(row), scores_path)
     return row
 
 
-def load_run(variant, seed, steps):
+def load_run(variant, seed, steps=STEPS, width=WIDTH):
     """The trained DCGAN of a finished run (for sample grids and feature probes)."""
-    return keras.models.load_model(run_folder(_run_name(variant), steps, BATCH_SIZE, seed) / "dcgan.keras")
+    return keras.models.load_model(run_folder(_run_name(variant, width), steps, BATCH_SIZE, seed) / "dcgan.keras")
 
 
-def run_table(variants=VARIANTS, seeds=(0, 1, 2), steps=700, evaluator=None, log=print, num_images=5000):
-    """Every (variant, seed) run, each scored on ``num_images`` samples; returns one row per run."""
-    evaluator = evaluator or MnistEvaluator()
-    rows = []
-    for variant in variants:
-        for seed in seeds:
-            rows.append(run(variant, seed, steps, evaluator, num_images))
-            log(f"{variant.name:38s} seed {seed}: FID {rows[-1]['fid']:7.2f}  classes {rows[-1]['classes']:2d}")
-    return rows
+# --- the results file --------------------------------------------------------------------
 
 
-def summarize(rows):
-    """Mean and standard deviation over seeds, per variant, in the order the rows came."""
-    summary = {}
-    for row in rows:
-        summary.setdefault(row["variant"], []).append(row)
-    return {
-        name: {key: (float(np.mean([r[key] for r in runs])), float(np.std([r[key] for r in runs])))
-               for key in (*SCORE_KEYS, "D_x", "D_G_z") if key in runs[0]} | {"seeds": len(runs)}
-        for name, runs in summary.items()
-    }
+def machine():
+    """The machine and backend the runs were trained on, in words."""
+    return f"{os.cpu_count()}-core {platform.machine()} CPU, Keras {keras.backend.backend()} backend"
 
 
-def verdict(summary, name, reference=PAPER.name, key="fid"):
-    """Is ``name`` worse than ``reference`` on ``key`` (lower is better) beyond the seeds' noise?
+def read_results(path=RESULTS, expected=None):
+    """The results file's records, or an empty one; a file of another config is an error, not overwritten."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return {"config": expected or config(), "rows": [], "machine": machine()}
+    results = json.loads(path.read_text())
+    if expected and results["config"] != expected:
+        raise UsageError(f"{path} holds runs of {results['config']}, not {expected}; pass --results NEW.json "
+                         "to start another file (finished runs are never overwritten).")
+    return results
 
-    "Beyond noise" means a difference of the means over 2 standard errors.
-    The chapter claims every change is worse, so "worse" agrees with it.
+
+def missing(results, variants=VARIANTS, seeds=SEEDS):
+    """The (variant, seed) pairs the file has no record of, in training order.
+
+    The reference's seeds come first (its curve judges the budget), then one
+    seed of every variant at a time, so a grid stopped part way has every
+    row at nearly the same number of seeds.
     """
-    if name == reference:
-        return "reference"
-    changed, paper = summary[name], summary[reference]
-    if min(changed["seeds"], paper["seeds"]) < 2:
-        return "one seed: no verdict"
-    # The stored std has ddof=0, so the variance of a mean over n seeds is std**2 / (n - 1).
-    error = np.sqrt(changed[key][1] ** 2 / (changed["seeds"] - 1) + paper[key][1] ** 2 / (paper["seeds"] - 1))
-    difference = changed[key][0] - paper[key][0]
-    if difference > 2 * error:
-        return "worse (agrees)"
-    if difference < -2 * error:
-        return "better (disagrees)"
-    return "within noise (not confirmed)"
+    done = {(row["variant"], row["seed"]) for row in results["rows"]}
+    order = [(v, s) for v in variants if v is PAPER for s in seeds]
+    order += [(v, s) for s in seeds for v in variants if v is not PAPER]
+    return [(v, s) for v, s in order if (v.name, s) not in done]
 
 
-def markdown_table(summary, verdicts=None):
-    """The summary as a Markdown table (mean ± std over seeds); ``verdicts`` adds a column."""
-    verdicts = verdicts or {}
-    header = "| variant | FID ↓ | KID ↓ | classes | KL ↓ | confidence | D(G(z)) |" + (" verdict |" if verdicts else "")
-    lines = [header, "|" + " --- |" * (header.count("|") - 1)]
-    for name, stats in summary.items():
-        cells = [f"{stats['fid'][0]:.1f} ± {stats['fid'][1]:.1f}", f"{stats['kid'][0]:.1f} ± {stats['kid'][1]:.1f}",
-                 f"{stats['classes'][0]:.1f}", f"{stats['kl'][0]:.3f}", f"{stats['confidence'][0]:.3f}",
-                 f"{stats['D_G_z'][0]:.2f}"]
-        if verdicts:
-            cells.append(verdicts.get(name, ""))
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def _train_in_worker(slug, seed, conf):
+    # One TensorFlow thread per worker process: two small runs side by side beat one run on two threads.
+    return run(by_name(slug), seed, conf["steps"], conf["width"], num_images=conf["num_images"])
+
+
+@contextlib.contextmanager
+def _one_thread_per_process():
+    """Environment that spawned workers inherit before they import a backend: one compute thread each."""
+    saved = dict(os.environ)
+    os.environ.update({"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1",
+                       "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_grid(path=RESULTS, variants=VARIANTS, seeds=SEEDS, conf=None, workers=1, log=print):
+    """Train every missing (variant, seed) and add each record to ``path`` as it finishes; returns the results."""
+    conf = conf or config()
+    results = read_results(path, conf)
+    todo = missing(results, variants, seeds)
+    log(f"{len(results['rows'])} runs in {path.name}, {len(todo)} to train with {workers} worker(s)")
+    started = time.perf_counter()
+
+    def record(row):
+        results["rows"].append(row)
+        results["rows"].sort(key=lambda r: ([v.name for v in VARIANTS].index(r["variant"]), r["seed"]))
+        results["wall_seconds"] = round(results.get("wall_seconds", 0.0) + time.perf_counter() - record.since, 1)
+        record.since = time.perf_counter()
+        write_text_atomically(json.dumps(results, indent=1), path)
+        log(f"{row['variant']:36s} seed {row['seed']}: FID {row['fid']:7.2f}  classes {row['classes']:2d}  "
+            f"({row['seconds']:.0f} s)")
+
+    record.since = started
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if workers == 1:
+        for variant, seed in todo:
+            record(run(variant, seed, conf["steps"], conf["width"], num_images=conf["num_images"]))
+        return results
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: TensorFlow does not survive fork
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with _one_thread_per_process():
+            futures = [pool.submit(_train_in_worker, v.slug, s, conf) for v, s in todo]
+        for future in concurrent.futures.as_completed(futures):
+            record(future.result())
+    return results
+
+
+# --- budget and verdicts -----------------------------------------------------------------
+
+
+def reference_curve(results):
+    """The reference's FID curve, mean ± standard error over its seeds: (steps, means, errors)."""
+    curves = np.array([row["curve"] for row in results["rows"] if row["variant"] == PAPER.name and "curve" in row])
+    if not len(curves):
+        raise ValueError("The results hold no reference run with a curve yet.")
+    fids = curves[:, :, 1]
+    errors = fids.std(0, ddof=1) / np.sqrt(len(fids)) if len(fids) > 1 else np.full(fids.shape[1], np.nan)
+    return curves[0, :, 0].astype(int), fids.mean(0), errors
+
+
+def plateaued(steps, fids, quarter=0.25, tolerance=0.10):
+    """Did FID improve by less than ``tolerance`` over the last ``quarter`` of the run? (gain, yes/no)"""
+    steps, fids = np.asarray(steps), np.asarray(fids)
+    start = np.flatnonzero(steps <= steps[-1] * (1 - quarter))[-1]
+    gain = float((fids[start] - fids[-1]) / fids[start])
+    return gain, gain < tolerance
+
+
+def pilot(results, steps=PILOT_STEPS, seeds=PILOT_SEEDS, log=print):
+    """Train the reference to twice the budget, scored every ``PILOT_EVERY`` steps, and keep its curves in ``results``.
+
+    This is the evidence the budget was chosen from: where the curve of
+    these seeds flattens. The grid's own reference rows then confirm it with 5 seeds.
+    """
+    width = results["config"]["width"]
+    rows = [run(PAPER, seed, steps, width, curve_every=PILOT_EVERY) for seed in seeds]
+    results["pilot"] = [{"seed": row["seed"], "steps": row["steps"], "curve": row["curve"]} for row in rows]
+    log(f"pilot: reference to {steps:,} steps, seeds {list(seeds)}, final FID " + ", ".join(f"{r['fid']:.1f}" for r in rows))
+    return results
+
+
+def verdicts(results, key="fid"):
+    return ablation.comparisons(results["rows"], VARIANTS, key)
+
+
+def table(results, key="fid"):
+    """The Markdown table of the results: mean ± SE per variant, and the test against the paper's DCGAN."""
+    return ablation.markdown_table(ablation.summarize(results["rows"], KEYS), KEYS, verdicts(results, key), key)
+
+
+README_START, README_END = "<!-- experiments table: start -->", "<!-- experiments table: end -->"
+
+
+def readme_section(results):
+    """What the README shows between its markers: the budget, the table, the machine."""
+    conf, rows = results["config"], results["rows"]
+    steps, fids, _ = reference_curve(results)
+    gain, _ = plateaued(steps, fids)
+    hours = sum(row["seconds"] for row in rows) / 3600
+    seeds = [sum(row["variant"] == v.name for row in rows) for v in VARIANTS]
+    return "\n".join([
+        README_START,
+        f"Width {conf['width']}, batch {conf['batch_size']}, {conf['steps']:,} steps, {conf['num_images']:,} samples "
+        f"per score. {len(rows)} of {len(VARIANTS) * len(SEEDS)} runs are done ({min(seeds)} to {max(seeds)} seeds "
+        f"per variant; a verdict needs {len(SEEDS)}). The reference's mean FID improved {gain:.1%} over the last "
+        f"quarter of its run. Mean ± standard error; Welch's 95% interval of the difference from the paper's "
+        f"DCGAN; Holm-corrected p over the family. {hours:.1f} process-hours so far on {results['machine']} "
+        f"(`notebooks/results/experiments.json`).",
+        "",
+        table(results),
+        README_END,
+    ])
+
+
+def update_readme(results, readme=README):
+    text = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        raise UsageError(f"{readme} has no {README_START} ... {README_END} markers to put the table between.")
+    write_text_atomically(pattern.sub(lambda _: readme_section(results), text), readme)
+
+
+def draw_sheet(path, results, seed=0, num_images=8):
+    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each, titled with that run's FID."""
+    z = latent_noise(num_images, 100, seed=1)
+    fids = {row["variant"]: row["fid"] for row in results["rows"] if row["seed"] == seed}
+    shown = [variant for variant in VARIANTS if variant.name in fids]  # a grid part way through shows what it has
+    conf = results["config"]
+    figure, axes = plt.subplots(len(shown), 1, figsize=(6, 0.95 * len(shown)), squeeze=False)
+    for axis, variant in zip(axes[:, 0], shown):
+        images = generate_images(load_run(variant, seed, conf["steps"], conf["width"]).generator, z)
+        images = images * 2 - 1 if variant.sigmoid else images
+        axis.imshow(image_grid(images, columns=num_images), cmap="gray")
+        axis.set_title(f"{variant.name}: seed {seed}, FID {fids[variant.name]:.0f} (this run)", fontsize=8, loc="left")
+        axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.experiments", description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=700)
+    parser.add_argument("--results", type=pathlib.Path, default=RESULTS, help="the results file (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--width", type=int, default=WIDTH)
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0..N-1 per variant")
     parser.add_argument("--variants", nargs="*", help="slugs (default: all)")
-    parser.add_argument("--json", type=pathlib.Path, help="also write every run's scores here")
+    parser.add_argument("--workers", type=int, default=1, help="training processes side by side, one thread each")
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's table from the results file")
+    parser.add_argument("--pilot", action="store_true",
+                        help=f"first train the reference to {PILOT_STEPS:,} steps (seeds {list(PILOT_SEEDS)}) and keep its curves")
     args = parser.parse_args(argv)
+    try:
+        _main(args)
+    except UsageError as error:  # bad input: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _main(args):
+    for name in ("steps", "width", "seeds", "workers"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be at least 1, got {getattr(args, name)}.")
     variants = [by_name(name) for name in args.variants] if args.variants else VARIANTS
-    rows = run_table(variants, range(args.seeds), args.steps)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
-    summary = summarize(rows)
-    print(markdown_table(summary, {name: verdict(summary, name) for name in summary}))
+    conf = config(args.steps, args.width)
+    if args.pilot:
+        results = pilot(read_results(args.results, conf))
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(json.dumps(results, indent=1), args.results)
+    results = run_grid(args.results, variants, range(args.seeds), conf, args.workers)
+    print(table(results))
+    if args.readme:
+        update_readme(results)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,13 @@ about a model built by ``dcgan_keras.models``; none of them trains anything.
 - layer tables: name, output shape, how many numbers, parameters, a note;
 - pooling: two inputs that 2x2 max pooling cannot tell apart, a strided
   convolution that can, and how little pooling changes under small shifts;
-- the latent space: sweeping one coordinate of z, per-coordinate sensitivity,
-  simple digit traits (``measures.stroke_thickness``, ``measures.slant``) and a
-  1-nearest-neighbour label;
-- sample quality numbers: diversity, sharpness, histogram and nearest-data distances;
+- the latent space: sweeping one coordinate (or any direction) of z, with
+  simple digit traits (``measures.stroke_thickness``, ``measures.slant``) and
+  the evaluator's class label;
+- ``layer_code``: a model written back as the Keras layer calls that build it;
+- ``fit_codes``: a non-adversarial fit of a generator (codes and weights by
+  squared error), which separates what it can represent from what GAN training finds;
+- diversity: the mean RMS distance between samples;
 - activations: derivatives, and the gradient that reaches the ``project`` layer.
 """
 
@@ -19,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from dcgan_keras.chapters.measures import mean_pairwise_distance, nearest_neighbours, slant, stroke_thickness
+from dcgan_keras.chapters.measures import mean_pairwise_distance, slant, stroke_thickness
 from dcgan_keras.compute import weight_gradients
 from dcgan_keras.conv_arithmetic import conv2d
 
@@ -57,6 +60,40 @@ def size_path(model):
             rows.append(row)
         previous = row["shape"]
     return rows
+
+
+_SHOWN = {  # the arguments that define each layer type in a DCGAN (the first ones positional); the rest are defaults
+    "Dense": ("units", "use_bias"), "Reshape": ("target_shape",),
+    "Conv2DTranspose": ("filters", "kernel_size", "strides", "padding", "use_bias"),
+    "Conv2D": ("filters", "kernel_size", "strides", "padding", "use_bias"),
+    "BatchNormalization": ("momentum", "epsilon"), "LeakyReLU": ("negative_slope",),
+    "Activation": ("activation",), "MaxPooling2D": ("pool_size",), "UpSampling2D": ("size",),
+}
+_POSITIONAL = ("units", "filters", "kernel_size", "target_shape", "activation")
+
+
+def layer_code(model):
+    """The model as the Keras layer calls that build it, one line per layer, with its output shape."""
+    lines = []
+    for layer in model.layers:
+        name = type(layer).__name__
+        if name == "InputLayer":
+            code = f"keras.Input(shape={tuple(layer.output.shape[1:])})"
+        else:
+            config = layer.get_config()
+            arguments = [_short(config[key]) if key in _POSITIONAL else f"{key}={_short(config[key])}"
+                         for key in _SHOWN.get(name, ()) if key in config]
+            code = f"layers.{name}({', '.join(arguments)})"
+        lines.append(f"{code:70s} # {'x'.join(map(str, layer.output.shape[1:]))}")
+    return "\n".join(lines)
+
+
+def _short(value):
+    if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1]:
+        return str(value[0])  # (5, 5) -> 5, as one would type it
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(tuple(value) if isinstance(value, list) else value)
 
 
 def format_table(rows, columns=("layer", "shape", "numbers", "params", "note")):
@@ -173,71 +210,62 @@ def coordinate_sweeps(z, indices, values):
     return np.concatenate([vary_coordinate(z, index, values) for index in indices])
 
 
-def sweep_effects(generate, z_base, reference, labels, low=-2.0, high=2.0):
-    """What moving each coordinate of z from ``low`` to ``high`` does, averaged over ``z_base``.
+def direction_sweeps(generate, classify, z_base, directions, low=-2.0, high=2.0):
+    """What setting z's component along each unit direction to ``low`` and to ``high`` does, over ``z_base``.
 
-    ``generate`` maps a (N, dim) array of z to images in [-1, 1]. Returns a dict
-    of (dim,) arrays: ``rms`` pixel change per unit of the coordinate,
-    ``label_flip`` (fraction of digits whose 1-nearest-neighbour label
-    changes), ``ink`` (``measures.stroke_thickness``, the mean ink) and
-    ``slant`` changes (high minus low, mean).
+    ``generate`` maps (N, dim) z to images in [-1, 1]; ``classify`` maps
+    images to class indices (the evaluator's classifier). For the coordinate
+    axes (``np.eye(dim)``) this sets one coordinate of z. Returns a dict of
+    (num_directions,) arrays: ``rms`` pixel change per unit, ``label_flip``
+    (share of starting points whose class changes), ``ink``
+    (``measures.stroke_thickness``) and ``slant`` changes (high minus low, mean).
     """
-    count, dim = z_base.shape
-    lows, highs = np.repeat(z_base, dim, axis=0), np.repeat(z_base, dim, axis=0)
-    coordinate = np.tile(np.arange(dim), count)
-    lows[np.arange(len(lows)), coordinate] = low
-    highs[np.arange(len(highs)), coordinate] = high
+    count, directions = len(z_base), np.asarray(directions, "float32")
+    along = z_base @ directions.T  # (count, num_directions): each z's component along each direction
+    rest = np.repeat(z_base, len(directions), axis=0) - (along.reshape(-1, 1) * np.tile(directions, (count, 1)))
+    lows, highs = rest + low * np.tile(directions, (count, 1)), rest + high * np.tile(directions, (count, 1))
     a, b = generate(lows), generate(highs)
     per_image = {
         "rms": np.sqrt(((a - b) ** 2).mean(axis=(1, 2, 3))) / (high - low),
-        "label_flip": (labels[nearest_neighbours(a, reference)[0]] != labels[nearest_neighbours(b, reference)[0]]),
+        "label_flip": classify(a) != classify(b),
         "ink": stroke_thickness(b) - stroke_thickness(a),
         "slant": slant(b) - slant(a),
     }
-    # rows are ordered (base 0: coord 0..dim-1), (base 1: ...): average over bases
-    return {key: value.astype("float64").reshape(count, dim).mean(axis=0) for key, value in per_image.items()}
+    # rows are ordered (base 0: direction 0..n-1), (base 1: ...): average over bases
+    return {key: value.astype("float64").reshape(count, -1).mean(axis=0) for key, value in per_image.items()}
 
 
-# --- sample quality numbers ---------------------------------------------------
+def sweep_effects(generate, classify, z_base, low=-2.0, high=2.0):
+    """``direction_sweeps`` along every coordinate axis of z."""
+    return direction_sweeps(generate, classify, z_base, np.eye(z_base.shape[1], dtype="float32"), low, high)
+
+
+def fit_codes(generator, images, epochs=60, batch_size=64, learning_rate=1e-2, seed=0):
+    """Fit ``generator`` to ``images`` without a discriminator: a code per image and the weights, by squared error.
+
+    This is "generative latent optimisation" (Bojanowski et al., 2018) in
+    its plainest form. What the fitted generator reconstructs is what its
+    architecture *can* draw; a GAN that trains the same architecture to noise
+    failed at optimisation, not at capacity. Returns the reconstructions and
+    the final mean squared error. The generator's weights are changed in place.
+    """
+    keras.utils.set_random_seed(seed)
+    codes = keras.layers.Embedding(len(images), generator.input_shape[-1], name="codes",
+                                   embeddings_initializer=keras.initializers.RandomNormal(0.0, 1.0, seed=seed))
+    index = keras.Input(shape=(), dtype="int32")
+    model = keras.Model(index, generator(codes(index)))
+    model.compile(keras.optimizers.Adam(learning_rate), "mse")
+    history = model.fit(np.arange(len(images)), np.asarray(images, "float32"), batch_size=batch_size,
+                        epochs=epochs, verbose=0)
+    return model.predict(np.arange(len(images)), batch_size=256, verbose=0), float(history.history["loss"][-1])
+
+
+# --- diversity ----------------------------------------------------------------
 
 
 def pairwise_rms(images, limit=500):
     """Mean RMS distance between distinct pairs of the first ``limit`` images: diversity."""
     return mean_pairwise_distance(images[:limit]) / float(np.sqrt(np.prod(images.shape[1:])))
-
-
-def sharpness(images, margin=0.1):
-    """Fraction of pixels within ``margin`` of -1 or +1 (MNIST is mostly black or white)."""
-    return float((np.abs(images) > 1.0 - margin).mean())
-
-
-def histogram_distance(images, data, bins=20):
-    """Total variation distance (0 = same, 1 = disjoint) between pixel histograms."""
-    edges = np.linspace(-1.0, 1.0, bins + 1)
-    p = np.histogram(np.clip(images, -1, 1), edges)[0] / images.size
-    q = np.histogram(np.clip(data, -1, 1), edges)[0] / data.size
-    return float(0.5 * np.abs(p - q).sum())
-
-
-def sample_metrics(samples, data, labels):
-    """The numbers the notebook compares generators by, for (N, H, W, 1) samples in [-1, 1].
-
-    ``data``/``labels``: real images as the reference. ``nearest_rms`` is the
-    mean distance from a sample to its closest real digit (lower: more
-    digit-like); ``classes`` is the entropy in bits of the samples'
-    nearest-neighbour labels (log2(10) = 3.32 when all digits appear equally).
-    """
-    nearest, distance = nearest_neighbours(samples, data)
-    counts = np.bincount(labels[nearest], minlength=10) / len(samples)
-    nonzero = counts[counts > 0]
-    return {
-        "nearest_rms": float(distance.mean()),
-        "diversity": pairwise_rms(samples),
-        "sharpness": sharpness(samples),
-        "histogram_tv": histogram_distance(samples, data),
-        "mean_image_rms": float(np.sqrt(((samples.mean(0) - data.mean(0)) ** 2).mean())),
-        "classes_bits": float(-(nonzero * np.log2(nonzero)).sum()),
-    }
 
 
 # --- activations --------------------------------------------------------------

@@ -13,13 +13,18 @@ Notebook 05 (experiments), sections 4 and 5, uses these pieces:
   ``with_jitter``: the paper's vector arithmetic on the mean z of three
   exemplars per concept, shown with jittered neighbours of the result;
 - ``pixel_arithmetic``: the same sum on the images themselves, the baseline
-  that gives a ghostly overlay rather than a digit.
+  that gives a ghostly overlay rather than a digit;
+- ``direction_effect`` and ``random_directions``: what adding a direction to
+  many z does to a measure and to the digit, against the null distribution of
+  many random directions of the same length.
 
 Image functions take numpy arrays (N, H, W) or (N, H, W, C) in [-1, 1];
 latent functions take numpy arrays (k, dim).
 """
 
 import numpy as np
+
+from dcgan_keras.gan import generate_images
 
 
 # --- interpolation ----------------------------------------------------------------
@@ -126,3 +131,22 @@ def pixel_arithmetic(images_a, images_b, images_c):
             f"got shapes {a.shape}, {b.shape} and {c.shape}."
         )
     return np.clip(a.mean(0) - b.mean(0) + c.mean(0), -1.0, 1.0).astype("float32")
+
+
+# --- directions and their null -------------------------------------------------------
+
+
+def direction_effect(generator, classify, measure, z, direction):
+    """Add ``direction`` to every z: (mean change of ``measure``, share of samples whose class is kept).
+
+    ``classify`` maps images to class indices (for example the evaluator's
+    classifier); ``measure`` maps images to one number each.
+    """
+    before, after = generate_images(generator, z), generate_images(generator, z + direction)
+    return float(measure(after).mean() - measure(before).mean()), float(np.mean(classify(before) == classify(after)))
+
+
+def random_directions(count, length, dim=100, seed=0):
+    """``count`` directions drawn uniformly on the sphere of radius ``length``: the null for a concept vector."""
+    directions = np.random.default_rng(seed).standard_normal((count, dim))
+    return (directions * (length / np.linalg.norm(directions, axis=1, keepdims=True))).astype("float32")

@@ -70,6 +70,22 @@ def near_duplicate_fraction(images, threshold, limit=1000):
     return float(np.mean(nearest_other(images, limit) < threshold))
 
 
+def copy_check(samples, training, quantile=0.01):
+    """Are samples closer to a training image than real images are to one another?
+
+    A copy of a training image sits at RMS distance about 0 from it. The scale
+    for "close" is the real data's own: each of the first 1,000 training images'
+    distance to its nearest *other* training image. Returns the median
+    nearest-training distance of the samples, the same median for the real
+    images, the real ``quantile`` of it, and the share of samples below that.
+    """
+    real = nearest_other(training, limit=1000)
+    _, distances = nearest_neighbours(np.asarray(samples), np.asarray(training))
+    threshold = float(np.quantile(real, quantile))
+    return {"sample_median": float(np.median(distances)), "real_median": float(np.median(real)),
+            "threshold": threshold, "below": float(np.mean(distances < threshold))}
+
+
 def twin_distances(images, groups):
     """For every image whose group has others: the RMS distance to the nearest image of its group.
 

@@ -134,3 +134,31 @@ def test_training_separates_an_easy_pair():
     assert len(losses) == 30 and losses[-1] < losses[0]
     assert probes.real_fake_accuracy(model, real, fake, training=True) == 1.0
     assert probes.sigmoid(0.0) == 0.5
+
+
+def test_border_shares_and_masking():
+    maps = np.zeros((3, 28, 28, 1))
+    maps[:, -2:, :] = 1.0  # all energy in the bottom two rows
+    shares = probes.border_shares(maps)
+    assert shares["bottom"] == pytest.approx(1.0) and shares["top"] == 0.0 and shares["frame"] == pytest.approx(1.0)
+    assert shares["left"] == pytest.approx(4 / 28)  # the bottom rows' share that falls in the left strip
+    even = probes.border_shares(np.ones((2, 28, 28, 1)))
+    assert even["top"] == pytest.approx(4 / 28) and even["frame"] == pytest.approx(1 - 20 * 20 / 784)
+    images = np.zeros((2, 28, 28, 1), "float32")
+    masked = probes.mask_border(images)
+    assert masked[:, :4].min() == -1.0 and masked[:, :, -4:].max() == -1.0 and masked[:, 4:-4, 4:-4].max() == 0.0
+    assert images.max() == 0.0  # the input is left alone
+    deviation = probes.border_deviation(masked)
+    assert deviation == pytest.approx({"top": 0.0, "bottom": 0.0, "left": 0.0, "right": 0.0})
+    assert probes.border_deviation(images)["top"] == pytest.approx(1.0)
+
+
+def test_class_gradients_point_towards_the_label():
+    # A two-class "classifier" on the mean pixel: brighter means class 1.
+    inputs = keras.Input((4, 4, 1))
+    mean = keras.layers.GlobalAveragePooling2D()(inputs)
+    logits = keras.layers.Dense(2, kernel_initializer=keras.initializers.Constant([[-1.0, 1.0]]), use_bias=False)(mean)
+    classifier = keras.Model(inputs, keras.layers.Softmax()(logits))
+    images = np.zeros((2, 4, 4, 1), "float32")
+    grads = probes.class_gradients(classifier, images, [1, 0])
+    assert np.all(grads[0] > 0) and np.all(grads[1] < 0)  # brighten for class 1, darken for class 0

@@ -1,11 +1,13 @@
 """The experiment variants change one thing each; runs are cached and summarised."""
 
+import json
+
 import keras
-import numpy as np
 import pytest
 
 from dcgan_keras.chapters import cached_runs, experiments
-from dcgan_keras.evaluate import MnistEvaluator
+from dcgan_keras.errors import UsageError
+from dcgan_keras.evaluate import SCORE_KEYS, MnistEvaluator
 
 
 def layer_classes(model):
@@ -34,6 +36,8 @@ def test_variant_layers_are_what_their_names_say():
     assert "BatchNormalization" not in layer_classes(build(experiments.by_name("g-without-batchnorm"), width=4).generator)
     assert build(experiments.by_name("g-with-sigmoid-output"), width=4).generator.layers[-1].name == "sigmoid"
     assert len(build(experiments.by_name("g-with-no-stage--one-layer"), width=4).generator.layers) == 4
+    tiled = build(experiments.by_name("g-with-tiled-z--no-dense"), width=4).generator
+    assert "Dense" not in layer_classes(tiled) and "Dense" in layer_classes(build(experiments.PAPER, width=4).generator)
     with pytest.raises(ValueError, match="Choose from"):
         experiments.by_name("no such thing")
 
@@ -44,33 +48,106 @@ def test_a_sigmoid_variant_trains_on_unit_range_data():
     assert experiments.training_images(experiments.PAPER).min() == -1.0
 
 
-def test_runs_are_cached_and_summarised(tmp_path, monkeypatch):
+def test_runs_are_cached_and_the_reference_records_its_curve(tmp_path, monkeypatch):
     monkeypatch.setattr(cached_runs, "CACHE", tmp_path)
+    monkeypatch.setattr(experiments, "CURVE_EVERY", 2)
     evaluator = MnistEvaluator(num_subsets=2, subset_size=100)
+    paper = experiments.run(experiments.PAPER, 0, steps=4, width=4, evaluator=evaluator, num_images=100)
+    assert [point[0] for point in paper["curve"]] == [2, 4] and paper["curve"][-1][1] == pytest.approx(paper["fid"])
     variant = experiments.by_name("g-with-sigmoid-output")
-    first = experiments.run(variant, 0, 2, evaluator, num_images=100)
-    assert first == experiments.run(variant, 0, 2, evaluator, num_images=100)  # read back, not retrained
-    # Every score the MNIST evaluator gives (the colour distance is the emoji evaluator's).
-    assert set(experiments.SCORE_KEYS) - {"colours"} <= set(first) and first["steps"] == 2
-    assert isinstance(experiments.load_run(variant, 0, 2), keras.Model)
+    first = experiments.run(variant, 0, steps=4, width=4, evaluator=evaluator, num_images=100)
+    assert "curve" not in first and first["steps"] == 4 and first["width"] == 4
+    assert first == experiments.run(variant, 0, steps=4, width=4, evaluator=evaluator, num_images=100)  # read back
+    assert set(SCORE_KEYS) - {"colours"} <= set(first)
+    assert isinstance(experiments.load_run(variant, 0, steps=4, width=4), keras.Model)
 
 
-def test_summary_is_mean_and_spread_over_seeds():
-    rows = [{"variant": "a", "fid": fid, "kid": 1.0, "classes": 10, "kl": 0.0, "confidence": 0.9, "D_x": 0.5,
-             "D_G_z": 0.5} for fid in (10.0, 20.0)]
-    summary = experiments.summarize(rows)
-    assert summary["a"]["fid"] == (15.0, 5.0) and summary["a"]["seeds"] == 2
-    table = experiments.markdown_table(summary, {"a": "agrees"})
-    assert "| a | 15.0 ± 5.0 |" in table and table.endswith("agrees |")
-    assert np.isfinite(summary["a"]["kid"][1])
+def test_the_grid_adds_each_run_to_the_results_file_and_resumes(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_run(variant, seed, steps, width, num_images):
+        trained.append((variant.name, seed))
+        return {"variant": variant.name, "seed": seed, "fid": 100.0 + seed, "classes": 10, "seconds": 1.0}
+
+    monkeypatch.setattr(experiments, "run", fake_run)
+    path, conf = tmp_path / "results.json", experiments.config(steps=4, width=4)
+    variants = experiments.VARIANTS[:2]
+    experiments.run_grid(path, variants, range(2), conf, log=lambda line: None)
+    assert trained == [(variants[0].name, 0), (variants[0].name, 1), (variants[1].name, 0), (variants[1].name, 1)]
+    results = json.loads(path.read_text())
+    assert results["config"] == conf and len(results["rows"]) == 4 and "CPU" in results["machine"]
+    experiments.run_grid(path, variants, range(3), conf, log=lambda line: None)  # one more seed: two new runs
+    assert trained[4:] == [(variants[0].name, 2), (variants[1].name, 2)]
+    assert [row["seed"] for row in json.loads(path.read_text())["rows"]] == [0, 1, 2, 0, 1, 2]  # table order
+    order = experiments.missing({"rows": []}, experiments.VARIANTS[:3], range(2))
+    assert [(v.slug, s) for v, s in order] == [("paper-dcgan", 0), ("paper-dcgan", 1), ("g-without-batchnorm", 0),
+                                                ("g-without-batchnorm--he-init", 0), ("g-without-batchnorm", 1),
+                                                ("g-without-batchnorm--he-init", 1)]  # reference first, then seed by seed
+    with pytest.raises(UsageError, match="holds runs of .* --results NEW.json"):
+        experiments.run_grid(path, variants, range(2), experiments.config(steps=8, width=4), log=lambda line: None)
 
 
-def test_verdict_needs_a_difference_beyond_seed_noise():
-    def stats(mean, std, seeds=3):
-        return {"fid": (mean, std), "seeds": seeds}
+def test_plateau_is_the_gain_over_the_last_quarter():
+    steps = [500, 1000, 1500, 2000]
+    assert experiments.plateaued(steps, [300.0, 150.0, 110.0, 100.0]) == (pytest.approx(10 / 110), True)
+    gain, flat = experiments.plateaued(steps, [300.0, 200.0, 150.0, 100.0])
+    assert gain == pytest.approx(1 / 3) and not flat
 
-    summary = {"paper DCGAN": stats(100, 5), "worse": stats(130, 5), "noisy": stats(110, 20),
-               "better": stats(70, 5), "single": stats(200, 0, seeds=1)}  # fmt: skip
-    verdicts = {name: experiments.verdict(summary, name) for name in summary}
-    assert verdicts == {"paper DCGAN": "reference", "worse": "worse (agrees)", "noisy": "within noise (not confirmed)",
-                        "better": "better (disagrees)", "single": "one seed: no verdict"}  # fmt: skip
+
+def test_reference_curve_is_the_mean_over_seeds():
+    rows = [{"variant": experiments.PAPER.name, "seed": s, "curve": [[500, 200.0 + s, 1.0], [1000, 100.0 + 3 * s, 1.0]]}
+            for s in range(2)] + [{"variant": "other", "seed": 0}]
+    steps, means, errors = experiments.reference_curve({"rows": rows})
+    assert list(steps) == [500, 1000] and list(means) == [200.5, 101.5] and errors[1] == pytest.approx(1.5)
+
+
+def test_the_committed_results_are_one_config_and_the_readme_table_is_made_from_them():
+    results = experiments.read_results()
+    assert results["config"] == experiments.config()
+    counts = {}
+    for row in results["rows"]:
+        counts[row["variant"]] = counts.get(row["variant"], 0) + 1
+        assert row["steps"] == experiments.STEPS and row["width"] == experiments.WIDTH and row["seed"] in experiments.SEEDS
+    assert set(counts) <= {v.name for v in experiments.VARIANTS} and all(n <= len(experiments.SEEDS) for n in counts.values())
+    assert all("curve" in row for row in results["rows"] if row["variant"] == experiments.PAPER.name)
+    if counts.get(experiments.PAPER.name) == len(experiments.SEEDS):
+        steps, fids, _ = experiments.reference_curve(results)
+        assert steps[-1] == experiments.STEPS and experiments.plateaued(steps, fids)[1], "the budget is short of the plateau"
+    assert experiments.readme_section(results) in experiments.README.read_text(), "run: python -m dcgan_keras.chapters.experiments --readme"
+
+
+def test_update_readme_replaces_only_the_marked_section(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "readme_section", lambda results: f"{experiments.README_START}\nnew\n{experiments.README_END}")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{experiments.README_START}\nold\n{experiments.README_END}\nafter\n")
+    experiments.update_readme({}, readme)
+    assert readme.read_text() == f"before\n{experiments.README_START}\nnew\n{experiments.README_END}\nafter\n"
+    readme.write_text("no markers")
+    with pytest.raises(UsageError, match="markers"):
+        experiments.update_readme({}, readme)
+
+
+def test_pilot_keeps_the_reference_curves_past_the_budget(monkeypatch):
+    calls = []
+
+    def fake_run(variant, seed, steps, width, curve_every):
+        calls.append((variant.name, seed, steps, width, curve_every))
+        return {"seed": seed, "steps": steps, "fid": 50.0, "curve": [[1000, 60.0, 1.0]]}
+
+    monkeypatch.setattr(experiments, "run", fake_run)
+    results = experiments.pilot({"config": experiments.config(), "rows": []}, log=lambda line: None)
+    steps, every, width = experiments.PILOT_STEPS, experiments.PILOT_EVERY, experiments.WIDTH
+    assert calls == [(experiments.PAPER.name, seed, steps, width, every) for seed in experiments.PILOT_SEEDS]
+    assert results["pilot"][-1] == {"seed": experiments.PILOT_SEEDS[-1], "steps": steps, "curve": [[1000, 60.0, 1.0]]}
+    assert steps >= 2 * experiments.STEPS  # the pilot looks well past the budget it justifies
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "0"], "--workers must be at least 1, got 0."),
+    (["--variants", "no-such-variant"], "No variant 'no-such-variant'. Choose from: paper-dcgan,"),
+])  # fmt: skip
+def test_bad_input_is_one_line(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        experiments.main([*argv, "--results", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.startswith(f"error: {message}") and len(err.strip().splitlines()) == 1

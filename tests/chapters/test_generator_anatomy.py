@@ -7,6 +7,7 @@ import pytest
 from dcgan_keras import build_generator, latent_noise
 from dcgan_keras.chapters import generator_anatomy as anatomy
 from dcgan_keras.gan import generate_images
+from dcgan_keras.models import build_one_step_generator
 
 
 def test_layer_table_counts_match_keras():
@@ -66,30 +67,44 @@ def test_vary_coordinate_changes_one_coordinate_only():
     assert anatomy.coordinate_sweeps(z, [0, 5], [0.0, 1.0]).shape == (4, 10)
 
 
-def test_sample_metrics_on_known_cases():
-    rng = np.random.default_rng(2)
-    data = np.sign(rng.standard_normal((40, 6, 6, 1))).astype("float32")
-    labels = np.arange(40) % 10
-    same = np.repeat(data[:1], 10, axis=0)
-    metrics = anatomy.sample_metrics(same, data, labels)
-    assert metrics["diversity"] == pytest.approx(0.0, abs=1e-6)
-    assert metrics["nearest_rms"] == pytest.approx(0.0, abs=1e-3)
-    assert metrics["classes_bits"] == pytest.approx(0.0)
-    assert metrics["sharpness"] == 1.0
-    assert anatomy.histogram_distance(data, data) == 0.0
-    assert anatomy.histogram_distance(-np.ones(10), np.ones(10)) == 1.0
-    assert anatomy.sample_metrics(data, data, labels)["classes_bits"] == pytest.approx(np.log2(10))
-
-
 def test_sweep_effects_finds_the_only_coordinate_that_matters():
     def generate(z):  # brightness of the whole image follows coordinate 2 only
         return np.tanh(np.repeat(z[:, 2, None, None, None], 16, axis=1).repeat(16, axis=2) / 2.0)
 
-    reference = np.linspace(-1, 1, 5)[:, None, None, None] * np.ones((5, 16, 16, 1))
-    effects = anatomy.sweep_effects(generate, latent_noise(4, 5, seed=0), reference, np.arange(5))
+    def classify(images):  # "class" 1 for a bright image, 0 for a dark one
+        return (images.mean(axis=(1, 2, 3)) > 0).astype(int)
+
+    effects = anatomy.sweep_effects(generate, classify, latent_noise(4, 5, seed=0))
     assert effects["rms"][2] > 0.1 and np.all(np.delete(effects["rms"], 2) == 0.0)
     # Mean ink moves from (1 - tanh 1) / 2 to (1 + tanh 1) / 2.
     assert effects["label_flip"][2] == 1.0 and effects["ink"][2] == pytest.approx(np.tanh(1.0), rel=1e-5)
+    # A diagonal direction sees the coordinate through its component: 1/sqrt(2) of the swing.
+    diagonal = np.zeros((1, 5), "float32")
+    diagonal[0, [1, 2]] = 1 / np.sqrt(2)
+    z = latent_noise(4, 5, seed=0)
+    along = anatomy.direction_sweeps(generate, classify, z, diagonal)
+    rest = (z[:, 2] - z[:, 1]) / 2  # coordinate 2 once the component along the diagonal is removed
+    expected = (np.tanh((rest + np.sqrt(2)) / 2) - np.tanh((rest - np.sqrt(2)) / 2)) / 2
+    assert along["ink"][0] == pytest.approx(expected.mean(), rel=1e-5)
+
+
+def test_layer_code_writes_every_layer_as_its_keras_call():
+    generator = build_generator(image_shape=(28, 28, 1), width=8, seed=0)
+    lines = anatomy.layer_code(generator).splitlines()
+    assert len(lines) == len(generator.layers)
+    assert lines[0].startswith("keras.Input(shape=(100,))")
+    assert lines[1].startswith("layers.Dense(784, use_bias=False)") and lines[1].endswith("# 784")
+    assert any(line.startswith('layers.Conv2DTranspose(8, 5, strides=2, padding="same", use_bias=False)') for line in lines)
+    assert lines[-1].startswith('layers.Activation("tanh")') and lines[-1].endswith("# 28x28x1")
+
+
+def test_fit_codes_reconstructs_what_the_generator_can_draw():
+    images = np.random.default_rng(0).choice([-1.0, 1.0], size=(8, 28, 28, 1)).astype("float32")
+    generator = build_one_step_generator(100, (28, 28, 1), seed=0)
+    reconstructions, mse = anatomy.fit_codes(generator, images, epochs=150, batch_size=8, learning_rate=3e-2)
+    # Eight binary images with 100 code dimensions each: one linear layer can fit them almost exactly.
+    assert reconstructions.shape == images.shape and mse < 0.05
+    assert np.mean(np.sign(reconstructions) == images) > 0.99
 
 
 def test_activation_derivatives_match_finite_differences():

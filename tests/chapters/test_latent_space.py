@@ -70,3 +70,23 @@ def test_pixel_arithmetic_is_the_clipped_mean_sum():
     np.testing.assert_array_equal(lt.pixel_arithmetic(ones, -ones, ones), ones[0])  # 3 clipped to 1
     with pytest.raises(ValueError, match="same-sized"):
         lt.pixel_arithmetic(a, b[:, :4], c)
+
+
+def test_random_directions_have_the_length_asked_for_and_no_preferred_axis():
+    directions = lt.random_directions(2000, 8.0, dim=100, seed=0)
+    assert np.allclose(np.linalg.norm(directions, axis=1), 8.0, rtol=1e-5)
+    assert np.abs(directions.mean(0)).max() < 0.1  # mean 0 up to noise (sd per coordinate 0.8 / sqrt(2000))
+
+
+def test_direction_effect_measures_the_change_and_the_kept_class():
+    import keras
+
+    z = np.random.default_rng(0).normal(size=(16, 100)).astype("float32")
+    generator = keras.Sequential([keras.Input((100,)), keras.layers.Dense(4, use_bias=False), keras.layers.Reshape((2, 2, 1))])
+    generator.layers[0].kernel.assign(np.eye(100, 4, dtype="float32"))  # the image is z[:4]
+    mean_pixel = lambda images: images.reshape(len(images), -1).mean(1)  # noqa: E731
+    sign = lambda images: (images.reshape(len(images), -1)[:, 0] > 0).astype(int)  # noqa: E731
+    shift = np.zeros(100, "float32")
+    shift[1] = 0.4  # moves pixel 1 only: the mean rises by 0.1, and the "class" (sign of pixel 0) stays
+    change, kept = lt.direction_effect(generator, sign, mean_pixel, z, shift)
+    assert change == pytest.approx(0.1, abs=1e-5) and kept == 1.0

@@ -114,3 +114,13 @@ def test_checkerboard_amplitude_of_a_pure_pattern_and_of_smooth_images():
     assert measures.checkerboard_amplitude(np.ones((2, 8, 8, 3))) == 0.0
     with pytest.raises(ValueError, match="even"):
         measures.checkerboard_amplitude(np.ones((1, 7, 8, 1)))
+
+
+def test_copy_check_finds_copies_and_passes_new_images():
+    rng = np.random.default_rng(0)
+    training = rng.uniform(-1, 1, (200, 8, 8, 1))
+    copies = measures.copy_check(training[:50] + 1e-4, training)
+    assert copies["below"] == 1.0 and copies["sample_median"] < 1e-3
+    fresh = measures.copy_check(rng.uniform(-1, 1, (500, 8, 8, 1)), training)
+    # New draws of the same distribution sit as far from the training set as its members from each other.
+    assert fresh["below"] < 0.1 and fresh["sample_median"] == pytest.approx(fresh["real_median"], rel=0.1)

@@ -27,7 +27,7 @@ def test_notebook_imports_rather_than_retypes(path):
     for definition in MODULE_DEFINITIONS:
         assert definition not in code, f"{path.name} defines {definition!r}; import it from dcgan_keras"
     markdown = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
-    for section in ("Summary", "Exercises", "Reader questions"):
+    for section in ("Summary", "References", "Exercises", "Reader questions"):
         assert section in markdown, f"{path.name} has no {section!r} section"
 
 

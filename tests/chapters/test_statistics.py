@@ -8,7 +8,7 @@ from dcgan_keras.chapters import statistics
 
 @pytest.mark.parametrize("probability, dof, expected", [
     (0.975, 1, 12.706), (0.975, 2, 4.303), (0.975, 4, 2.776), (0.975, 10, 2.228), (0.995, 5, 4.032),
-    (0.99375, 2, 8.860),  # 95% two-sided, Bonferroni over 4 comparisons, 3 seeds
+    (0.99375, 2, 8.860),
 ])  # fmt: skip
 def test_t_quantiles_match_the_tables(probability, dof, expected):
     assert statistics.t_quantile(probability, dof) == pytest.approx(expected, abs=2e-3)
@@ -26,17 +26,30 @@ def test_mean_and_standard_error():
         statistics.mean_and_se([1.0])
 
 
-def test_paired_interval_and_bonferroni_widening():
-    reference, variant = [10.0, 20.0, 30.0], [12.0, 21.0, 33.0]  # differences 2, 1, 3
-    difference, low, high = statistics.paired_interval(variant, reference)
-    half = 4.303 * 1.0 / np.sqrt(3)
-    assert (difference, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half), abs=1e-3)
-    _, wide_low, wide_high = statistics.paired_interval(variant, reference, comparisons=4)
-    assert wide_low < low and wide_high > high
+def test_welch_matches_scipy():
+    # scipy.stats.ttest_ind(a, b, equal_var=False): t 5.4376, df 7.666, p 7.1386e-4, 95% CI [2.4243, 6.0423].
+    a, b = [19.1, 21.0, 20.2, 22.3, 18.9], [15.2, 17.9, 16.1, 16.8, 15.5, 14.9]
+    difference, low, high, p = statistics.welch(a, b)
+    assert (difference, low, high) == pytest.approx((4.23333, 2.42435, 6.04232), abs=1e-4)
+    assert p == pytest.approx(7.1386e-4, rel=1e-3)
+    assert statistics.welch(b, a)[0] == pytest.approx(-difference) and statistics.welch(b, a)[3] == pytest.approx(p)
+
+
+def test_welch_of_identical_groups():
+    assert statistics.welch([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])[3] == pytest.approx(1.0)
+    assert statistics.welch([2.0, 2.0], [2.0, 2.0]) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_holm_step_down():
+    # Sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> 0.06 (never below the previous).
+    assert statistics.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert statistics.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # 0.5*2 caps at 1, and 0.9 may not fall below it
+    assert statistics.holm([0.02]) == pytest.approx([0.02])  # one comparison: nothing to correct
 
 
 def test_verdict_words():
-    assert statistics.verdict(1.0, 5.0, predicted_sign=1) == "supported"
-    assert statistics.verdict(-5.0, -1.0, predicted_sign=1) == "contradicted"
-    assert statistics.verdict(-5.0, -1.0, predicted_sign=-1) == "supported"
-    assert statistics.verdict(-1.0, 5.0, predicted_sign=1) == "not visible at this scale"
+    assert statistics.verdict(4.0, 0.01, predicted_sign=1) == "supported"
+    assert statistics.verdict(-4.0, 0.01, predicted_sign=1) == "contradicted"
+    assert statistics.verdict(-4.0, 0.01, predicted_sign=-1) == "supported"
+    assert statistics.verdict(4.0, 0.2, predicted_sign=1) == "not visible at this scale"
+    assert statistics.verdict(4.0, 0.05, predicted_sign=1) == "not visible at this scale"  # 0.05 is not below 0.05

@@ -1,0 +1,190 @@
+"""One change at a time: the variants behind notebooks 05 and 06, and the verdicts drawn from their runs.
+
+A ``Variant`` is the paper's DCGAN with one thing changed, and the sign of
+the change the chapter predicts. ``build_variant`` builds it for any image
+shape and width. The table functions turn seed-level rows (one dict per
+trained run) into mean ± standard error, a Welch interval per comparison
+with the reference, and a verdict corrected by Holm's method over the whole
+family (``statistics``).
+
+``experiments`` (MNIST, notebook 05) and ``colour_runs`` (emoji, notebook 06)
+hold each notebook's variants, budget and runs.
+"""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+from keras import layers
+
+from dcgan_keras.chapters import statistics
+from dcgan_keras.errors import UsageError
+from dcgan_keras.gan import DCGAN
+from dcgan_keras.models import (
+    build_discriminator,
+    build_generator,
+    build_one_step_generator,
+)
+
+WORSE_FID = {"fid": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One change from the paper's DCGAN, and what the chapter predicts it does.
+
+    ``predicts`` maps a measure to the sign of the predicted change: +1 for
+    higher (a worse FID), -1 for lower; measures it does not name get no verdict.
+    """
+
+    name: str
+    claim: str
+    predicts: dict = dataclasses.field(default_factory=lambda: dict(WORSE_FID))
+    generator: dict = dataclasses.field(default_factory=dict)
+    discriminator: dict = dataclasses.field(default_factory=dict)
+    variance_preserving: bool = False  # He-initialised generator: the control for BatchNorm
+    adam_defaults: bool = False
+    one_layer_generator: bool = False
+
+    @property
+    def slug(self):
+        return "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-")
+
+    @property
+    def sigmoid(self):
+        return self.generator.get("output_activation") == "sigmoid"
+
+
+def reference(name="paper DCGAN"):
+    """The row every other variant is compared with."""
+    return Variant(name, "the reference: every other row changes one thing", predicts={})
+
+
+def by_name(variants, name):
+    """The variant called ``name`` (or with that slug)."""
+    for variant in variants:
+        if name in (variant.name, variant.slug):
+            return variant
+    raise UsageError(f"No variant {name!r}. Choose from: {', '.join(v.slug for v in variants)}.")
+
+
+def variance_preserving(generator, seed=0):
+    """Re-draw the generator's kernels so each layer keeps its input's variance (He et al., 2015).
+
+    std = sqrt(gain / fan_in), gain 2 before a ReLU and 1 before the tanh. A
+    stride-s transposed convolution sums about k*k/s**2 taps per input channel
+    at each output pixel, so that is its fan-in per channel. Biases stay 0.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in generator.layers:
+        if not hasattr(layer, "kernel"):
+            continue
+        shape = tuple(layer.kernel.shape)
+        if isinstance(layer, layers.Dense):
+            fan_in = shape[0]
+        elif isinstance(layer, layers.Conv2DTranspose):  # kernel (k, k, out, in)
+            fan_in = shape[0] * shape[1] * shape[3] / (layer.strides[0] * layer.strides[1])
+        else:  # Conv2D: (k, k, in, out)
+            fan_in = shape[0] * shape[1] * shape[2]
+        gain = 1.0 if layer.name == "to_image" else 2.0
+        layer.kernel.assign(rng.normal(0.0, np.sqrt(gain / fan_in), shape).astype("float32"))
+    return generator
+
+
+def build_variant(variant, image_shape, seed=0, width=16):
+    """The compiled DCGAN for ``variant``, with weights drawn from ``seed``."""
+    if variant.one_layer_generator:
+        generator = build_one_step_generator(image_shape=image_shape, seed=seed)
+    else:
+        generator = build_generator(image_shape=image_shape, width=width, seed=seed, **variant.generator)
+    if variant.variance_preserving:
+        variance_preserving(generator, seed)
+    discriminator = build_discriminator(image_shape, width=width, seed=seed, **variant.discriminator)
+    gan = DCGAN(generator, discriminator, seed=seed)
+    if variant.adam_defaults:
+        gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+    else:
+        gan.compile()
+    return gan
+
+
+# --- from rows to verdicts ---------------------------------------------------------------
+
+
+def _values(rows, name, key):
+    return [row[key] for row in rows if row["variant"] == name]
+
+
+def summarize(rows, keys):
+    """{variant: {key: (mean, standard error)}, "seeds": n} in the order the rows came; one seed has SE nan."""
+    names = list(dict.fromkeys(row["variant"] for row in rows))
+    summary = {}
+    for name in names:
+        stats = {}
+        for key in keys:
+            values = _values(rows, name, key)
+            stats[key] = statistics.mean_and_se(values) if len(values) > 1 else (float(values[0]), math.nan)
+        summary[name] = stats | {"seeds": len(_values(rows, name, "seed"))}
+    return summary
+
+
+MIN_SEEDS = 5  # the project's standard for a verdict
+
+
+def comparisons(rows, variants, key="fid", min_seeds=MIN_SEEDS):
+    """Each variant against ``variants[0]`` on ``key``: Welch's 95% interval, and Holm over the family.
+
+    Returns {variant name: {"difference", "low", "high", "p", "holm_p", "verdict"}}.
+    The family is every variant with at least 2 seeds; one with fewer is left
+    out. A verdict needs ``min_seeds`` seeds on both sides: below that the
+    interval is shown and the verdict reads "too few seeds (n)". A variant that
+    predicts nothing about ``key`` gets "no prediction".
+    """
+    reference_values = _values(rows, variants[0].name, key)
+    tested = [v for v in variants[1:] if len(_values(rows, v.name, key)) > 1]
+    if len(reference_values) < 2 or not tested:
+        return {}
+    tests = [statistics.welch(_values(rows, v.name, key), reference_values) for v in tested]
+    adjusted = statistics.holm([p for *_, p in tests])
+    result = {}
+    for variant, (difference, low, high, p), holm_p in zip(tested, tests, adjusted):
+        sign = variant.predicts.get(key, 0)
+        seeds = min(len(_values(rows, variant.name, key)), len(reference_values))
+        if not sign:
+            word = "no prediction"
+        elif seeds < min_seeds:
+            word = f"too few seeds ({seeds})"
+        else:
+            word = statistics.verdict(difference, holm_p, sign)
+        result[variant.name] = {"difference": difference, "low": low, "high": high, "p": p,
+                                "holm_p": float(holm_p), "verdict": word}
+    return result
+
+
+def _number(value):
+    """Three significant figures, without exponents for the sizes FIDs reach."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _cell(mean, error):
+    return _number(mean) if math.isnan(error) else f"{_number(mean)} ± {_number(error)}"
+
+
+def markdown_table(summary, keys, compared=None, key="fid"):
+    """mean ± standard error per variant and measure; ``compared`` (from ``comparisons``) adds the test on ``key``."""
+    compared = compared or {}
+    header = "| variant | seeds | " + " | ".join(keys) + " |"
+    if compared:
+        header += f" Δ {key} [95% CI] | Holm p | verdict |"
+    lines = [header, "|" + " --- |" * (header.count("|") - 1)]
+    for index, (name, stats) in enumerate(summary.items()):
+        cells = [str(stats["seeds"]), *(_cell(*stats[k]) for k in keys)]
+        test = compared.get(name)
+        if test:
+            cells += [f"{test['difference']:+.3g} [{_number(test['low'])}, {_number(test['high'])}]", f"{test['holm_p']:.2g}",
+                      test["verdict"]]
+        elif compared:
+            cells += ["", "", "reference" if index == 0 else "too few seeds"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
