@@ -78,6 +78,8 @@ def copy_check(samples, training, quantile=0.01):
     distance to its nearest *other* training image. Returns the median
     nearest-training distance of the samples, the same median for the real
     images, the real ``quantile`` of it, and the share of samples below that.
+    The samples search all of ``training`` and the real images only 1,000 of
+    one another, so the check leans towards finding copies: a conservative "no".
     """
     real = nearest_other(training, limit=1000)
     _, distances = nearest_neighbours(np.asarray(samples), np.asarray(training))
