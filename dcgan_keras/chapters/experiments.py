@@ -261,6 +261,7 @@ def pilot(results, steps=PILOT_STEPS, seeds=PILOT_SEEDS, log=print):
 
 
 def verdicts(results, key="fid"):
+    """Every variant against the paper's DCGAN on ``key``: ``ablation.comparisons`` over the results' rows."""
     return ablation.comparisons(results["rows"], VARIANTS, key)
 
 
