@@ -14,13 +14,17 @@ hold each notebook's variants, budget and runs.
 import dataclasses
 import math
 
+import pathlib
+
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 from keras import layers
 
 from dcgan_keras.chapters import statistics
 from dcgan_keras.errors import UsageError
-from dcgan_keras.gan import DCGAN
+from dcgan_keras.plotting import image_grid
+from dcgan_keras.gan import DCGAN, generate_images, latent_noise
 from dcgan_keras.models import (
     build_discriminator,
     build_generator,
@@ -188,3 +192,28 @@ def markdown_table(summary, keys, compared=None, key="fid"):
             cells += ["", "", "reference" if index == 0 else "too few seeds"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def draw_sheet(path, variants, rows, generator_of, seed=0, num_images=8, width=6.0, row_height=0.95, dpi=80):
+    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each, saved as a PNG.
+
+    Each row's title gives *that run's* FID. ``generator_of(variant)`` loads the
+    run's generator. A variant with no row at ``seed`` is left out, so a grid
+    part way through shows what it has.
+    """
+    z = latent_noise(num_images, 100, seed=1)
+    fids = {row["variant"]: row["fid"] for row in rows if row["seed"] == seed}
+    shown = [variant for variant in variants if variant.name in fids]
+    figure, axes = plt.subplots(len(shown), 1, figsize=(width, row_height * len(shown)), squeeze=False)
+    for axis, variant in zip(axes[:, 0], shown):
+        images = generate_images(generator_of(variant), z)
+        images = images * 2 - 1 if variant.sigmoid else images  # image_grid takes [-1, 1]
+        axis.imshow(image_grid(images, columns=num_images), cmap="gray")  # the colour map only touches grey images
+        axis.set_title(f"{variant.name}: seed {seed}, FID {fids[variant.name]:.0f} (this run)", fontsize=8, loc="left")
+        axis.axis("off")
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+    return path

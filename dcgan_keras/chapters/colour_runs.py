@@ -20,7 +20,6 @@ import shutil
 import time
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image, ImageSequence
 
@@ -40,7 +39,7 @@ from dcgan_keras.data import (
 from dcgan_keras.evaluate import EmojiEvaluator
 from dcgan_keras.files import write_text_atomically
 from dcgan_keras.gan import generate_images, latent_noise
-from dcgan_keras.plotting import image_grid, read_history_csv
+from dcgan_keras.plotting import read_history_csv
 
 IMAGE_SHAPE, BATCH_SIZE = (64, 64, 3), 64
 WIDTH, EPOCHS, SEEDS = 16, 15, (0, 1, 2)
@@ -200,21 +199,9 @@ def markdown_table(summary, keys=KEYS):
 
 
 def draw_variant_sheet(path, rows, seed=0, num_images=8, epochs=EPOCHS, width=WIDTH):
-    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each, saved as a PNG."""
-    z = latent_noise(num_images, 100, seed=1)
-    fids = {row["variant"]: row["fid"] for row in rows if row["seed"] == seed}
-    figure, axes = plt.subplots(len(VARIANTS), 1, figsize=(9, 1.45 * len(VARIANTS)))
-    for axis, variant in zip(axes, VARIANTS):
-        generator = load_generator(variant, seed, epochs, width)
-        axis.imshow(image_grid(generate_images(generator, z), columns=num_images))
-        axis.set_title(f"{variant.name}: seed {seed}, FID {fids[variant.name]:.0f} (this run)", fontsize=9, loc="left")
-        axis.axis("off")
-    figure.tight_layout()
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each (``ablation.draw_sheet``)."""
+    return ablation.draw_sheet(path, VARIANTS, rows, lambda variant: load_generator(variant, seed, epochs, width),
+                               seed, num_images, width=9, row_height=1.45, dpi=90)
 
 
 def main(argv=None):

@@ -29,7 +29,6 @@ import sys
 import time
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 
 from dcgan_keras.callbacks import QualityCheckpoint
@@ -42,8 +41,6 @@ from dcgan_keras.data import load_images
 from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import MnistEvaluator
 from dcgan_keras.files import write_text_atomically
-from dcgan_keras.gan import generate_images, latent_noise
-from dcgan_keras.plotting import image_grid
 
 IMAGE_SHAPE, BATCH_SIZE, NUM_IMAGES = (28, 28, 1), 64, 5000
 WIDTH, STEPS, SEEDS, CURVE_EVERY = 16, 12000, (0, 1, 2, 3, 4), 500
@@ -200,18 +197,18 @@ def run_grid(path=RESULTS, variants=VARIANTS, seeds=SEEDS, conf=None, workers=1,
     results = read_results(path, conf)
     todo = missing(results, variants, seeds)
     log(f"{len(results['rows'])} runs in {path.name}, {len(todo)} to train with {workers} worker(s)")
-    started = time.perf_counter()
+    since = time.perf_counter()
 
     def record(row):
+        nonlocal since
         results["rows"].append(row)
         results["rows"].sort(key=lambda r: ([v.name for v in VARIANTS].index(r["variant"]), r["seed"]))
-        results["wall_seconds"] = round(results.get("wall_seconds", 0.0) + time.perf_counter() - record.since, 1)
-        record.since = time.perf_counter()
+        results["wall_seconds"] = round(results.get("wall_seconds", 0.0) + time.perf_counter() - since, 1)
+        since = time.perf_counter()
         write_text_atomically(json.dumps(results, indent=1), path)
         log(f"{row['variant']:36s} seed {row['seed']}: FID {row['fid']:7.2f}  classes {row['classes']:2d}  "
             f"({row['seconds']:.0f} s)")
 
-    record.since = started
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     if workers == 1:
         for variant, seed in todo:
@@ -303,22 +300,11 @@ def update_readme(results, readme=README):
 
 
 def draw_sheet(path, results, seed=0, num_images=8):
-    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each, titled with that run's FID."""
-    z = latent_noise(num_images, 100, seed=1)
-    fids = {row["variant"]: row["fid"] for row in results["rows"] if row["seed"] == seed}
-    shown = [variant for variant in VARIANTS if variant.name in fids]  # a grid part way through shows what it has
+    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each (``ablation.draw_sheet``)."""
     conf = results["config"]
-    figure, axes = plt.subplots(len(shown), 1, figsize=(6, 0.95 * len(shown)), squeeze=False)
-    for axis, variant in zip(axes[:, 0], shown):
-        images = generate_images(load_run(variant, seed, conf["steps"], conf["width"]).generator, z)
-        images = images * 2 - 1 if variant.sigmoid else images
-        axis.imshow(image_grid(images, columns=num_images), cmap="gray")
-        axis.set_title(f"{variant.name}: seed {seed}, FID {fids[variant.name]:.0f} (this run)", fontsize=8, loc="left")
-        axis.axis("off")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-    return path
+    return ablation.draw_sheet(path, VARIANTS, results["rows"],
+                               lambda variant: load_run(variant, seed, conf["steps"], conf["width"]).generator, seed,
+                               num_images)
 
 
 def main(argv=None):

@@ -92,3 +92,11 @@ def test_summary_and_table_show_mean_and_standard_error():
     assert lines[3].startswith("| worse | 2 | 60 ± 10 | +45 [") and lines[3].endswith("|")
     assert lines[4] == "| noisy | 1 | 33 |  |  | too few seeds |"
     assert ablation.markdown_table(summary, ["fid"]).splitlines()[0] == "| variant | seeds | fid |"
+
+
+def test_draw_sheet_shows_each_variant_with_a_run_at_the_seed(tmp_path):
+    generator = build_generator(image_shape=(28, 28, 1), width=4, seed=0)
+    rows = [{"variant": PAPER.name, "seed": 0, "fid": 10.0}, {"variant": "worse", "seed": 1, "fid": 20.0}]
+    drawn = []
+    path = ablation.draw_sheet(tmp_path / "sheets" / "s.png", VARIANTS, rows, lambda v: drawn.append(v.name) or generator)
+    assert path.is_file() and drawn == [PAPER.name]  # "worse" has no seed-0 run, the rest none at all
