@@ -83,14 +83,17 @@ class QualityCheckpoint(keras.callbacks.Callback):
     placed after this callback, writes them). ``quality.json`` records every
     evaluation and the best; a resumed run reads it back and forgets the
     evaluations from the epoch it starts at onwards, which it makes again.
+    ``keep_generators=False`` records the scores only (a learning curve).
     """
 
-    def __init__(self, evaluator, directory, every=5, num_images=None, monitor="fid", seed=0, output_range=(-1.0, 1.0)):
+    def __init__(self, evaluator, directory, every=5, num_images=None, monitor="fid", seed=0, output_range=(-1.0, 1.0),
+                 keep_generators=True):
         super().__init__()
         if every < 1:
             raise UsageError(f"every must be a positive number of epochs, got {every}.")
         self.evaluator, self.directory, self.every = evaluator, pathlib.Path(directory), every
         self.num_images, self.monitor, self.seed, self.output_range = num_images, monitor, seed, output_range
+        self.keep_generators = keep_generators
         self.record_path = self.directory / "quality.json"
         self.best_path, self.last_path = self.directory / "best_generator.keras", self.directory / "last_generator.keras"
         self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else {"evaluations": [], "best": None}
@@ -120,9 +123,12 @@ class QualityCheckpoint(keras.callbacks.Callback):
         entry = {"epoch": epoch + 1, **scores}
         self.record["evaluations"] = [e for e in self.record["evaluations"] if e["epoch"] != epoch + 1] + [entry]
         best = self.record["best"]
-        replace_atomically(self.model.generator.save, self.last_path)
-        if best is None or scores[self.monitor] <= best[self.monitor]:
-            replace_atomically(self.model.generator.save, self.best_path)
+        is_best = best is None or scores[self.monitor] <= best[self.monitor]
+        if self.keep_generators:
+            replace_atomically(self.model.generator.save, self.last_path)
+            if is_best:
+                replace_atomically(self.model.generator.save, self.best_path)
+        if is_best:
             self.record["best"] = entry
         # Written last: it never names a checkpoint that is not on disk yet.
         write_text_atomically(json.dumps(self.record, indent=1), self.record_path)

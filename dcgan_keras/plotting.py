@@ -138,6 +138,6 @@ def _plot_scores(axis, epochs, history):
     axis.annotate(f"best {fid[best]:.1f}", (epochs[best], fid[best]), textcoords="offset points", xytext=(0, 8),
                   ha="center")
     axis.set_xlabel("epoch")
-    axis.set_title("sample quality (MNIST-classifier FID)")
+    axis.set_title("sample quality (FID of the run's evaluator)")
     axis.grid(alpha=0.3)
     axis.legend()

@@ -191,6 +191,14 @@ def test_quality_checkpoint_keeps_the_best_and_the_last(tmp_path):
     assert not all(np.array_equal(a, b) for a, b in zip(best.get_weights(), last.get_weights()))
 
 
+def test_quality_checkpoint_can_keep_the_scores_only(tmp_path):
+    images = np.zeros((64, 28, 28, 1), "float32")
+    callback = QualityCheckpoint(ScriptedEvaluator([3.0, 2.0]), tmp_path, every=1, keep_generators=False)
+    tiny_gan().fit(images, batch_size=32, epochs=2, verbose=0, callbacks=[callback])
+    assert [e["fid"] for e in json.loads((tmp_path / "quality.json").read_text())["evaluations"]] == [3.0, 2.0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["quality.json"]
+
+
 def test_quality_checkpoint_remembers_the_best_across_a_resume(tmp_path):
     images = np.zeros((64, 28, 28, 1), "float32")
     first = QualityCheckpoint(ScriptedEvaluator([5.0]), tmp_path, every=1)

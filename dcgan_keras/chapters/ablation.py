@@ -139,31 +139,47 @@ MIN_SEEDS = 5  # the project's standard for a verdict
 def comparisons(rows, variants, key="fid", min_seeds=MIN_SEEDS):
     """Each variant against ``variants[0]`` on ``key``: Welch's 95% interval, and Holm over the family.
 
-    Returns {variant name: {"difference", "low", "high", "p", "holm_p", "verdict"}}.
-    The family is every variant with at least 2 seeds; one with fewer is left
-    out. A verdict needs ``min_seeds`` seeds on both sides: below that the
-    interval is shown and the verdict reads "too few seeds (n)". A variant that
-    predicts nothing about ``key`` gets "no prediction".
+    Returns {variant name: {"difference", "low", "high", "p", "holm_p", "verdict"}}
+    for every variant with at least 2 seeds. The family is fixed in advance:
+    every variant in ``variants[1:]``. A variant still short of ``min_seeds``
+    seeds counts in it with p = 1, so its holm_p is nan and its verdict reads
+    "too few seeds (n)". Holm never raises one p-value when another falls, so
+    a verdict reached with part of the grid stands when the rest comes in. A
+    variant that predicts nothing about ``key`` gets "no prediction".
     """
     reference_values = _values(rows, variants[0].name, key)
-    tested = [v for v in variants[1:] if len(_values(rows, v.name, key)) > 1]
-    if len(reference_values) < 2 or not tested:
+    if len(reference_values) < 2:
         return {}
-    tests = [statistics.welch(_values(rows, v.name, key), reference_values) for v in tested]
-    adjusted = statistics.holm([p for *_, p in tests])
+    tests, seeds = {}, {}
+    for variant in variants[1:]:
+        values = _values(rows, variant.name, key)
+        seeds[variant.name] = min(len(values), len(reference_values))
+        if len(values) > 1:
+            tests[variant.name] = statistics.welch(values, reference_values)
+    ready = [v.name for v in variants[1:] if seeds[v.name] >= min_seeds and v.name in tests]
+    pending = len(variants) - 1 - len(ready)
+    adjusted = dict(zip(ready, statistics.holm([tests[name][3] for name in ready] + [1.0] * pending)))
     result = {}
-    for variant, (difference, low, high, p), holm_p in zip(tested, tests, adjusted):
+    for variant in variants[1:]:
+        if variant.name not in tests:
+            continue
+        difference, low, high, p = tests[variant.name]
+        holm_p = float(adjusted.get(variant.name, math.nan))
         sign = variant.predicts.get(key, 0)
-        seeds = min(len(_values(rows, variant.name, key)), len(reference_values))
         if not sign:
             word = "no prediction"
-        elif seeds < min_seeds:
-            word = f"too few seeds ({seeds})"
+        elif math.isnan(holm_p):
+            word = f"too few seeds ({seeds[variant.name]})"
         else:
             word = statistics.verdict(difference, holm_p, sign)
         result[variant.name] = {"difference": difference, "low": low, "high": high, "p": p,
-                                "holm_p": float(holm_p), "verdict": word}
+                                "holm_p": holm_p, "verdict": word}
     return result
+
+
+# Column titles for the evaluators' keys (lower is better for the arrowed ones).
+COLUMNS = {"fid": "FID ↓", "kid": "KID ↓", "classes": "classes", "categories": "categories", "kl": "class KL ↓",
+           "D_G_z": "D(G(z))", "colours": "colours"}
 
 
 def _number(value):
@@ -172,21 +188,31 @@ def _number(value):
 
 
 def _cell(mean, error):
-    return _number(mean) if math.isnan(error) else f"{_number(mean)} ± {_number(error)}"
+    """``mean ± error`` with the error to 2 significant figures and the mean to the same decimal place."""
+    if math.isnan(error):
+        return _number(mean)
+    if error == 0:
+        return f"{_number(mean)} ± 0"
+    decimals = max(0, 1 - math.floor(math.log10(error)))
+    return f"{mean:.{decimals}f} ± {error:.{decimals}f}"
+
+
+def _p_value(p):
+    return "" if math.isnan(p) else f"{p:.2g}"
 
 
 def markdown_table(summary, keys, compared=None, key="fid"):
     """mean ± standard error per variant and measure; ``compared`` (from ``comparisons``) adds the test on ``key``."""
     compared = compared or {}
-    header = "| variant | seeds | " + " | ".join(keys) + " |"
+    header = "| variant | seeds | " + " | ".join(COLUMNS.get(k, k) for k in keys) + " |"
     if compared:
-        header += f" Δ {key} [95% CI] | Holm p | verdict |"
+        header += f" Δ {COLUMNS.get(key, key)} [95% CI] | Holm p | verdict |"
     lines = [header, "|" + " --- |" * (header.count("|") - 1)]
     for index, (name, stats) in enumerate(summary.items()):
         cells = [str(stats["seeds"]), *(_cell(*stats[k]) for k in keys)]
         test = compared.get(name)
         if test:
-            cells += [f"{test['difference']:+.3g} [{_number(test['low'])}, {_number(test['high'])}]", f"{test['holm_p']:.2g}",
+            cells += [f"{test['difference']:+.3g} [{_number(test['low'])}, {_number(test['high'])}]", _p_value(test["holm_p"]),
                       test["verdict"]]
         elif compared:
             cells += ["", "", "reference" if index == 0 else "too few seeds"]

@@ -12,8 +12,8 @@ last quarter of the mean curve gained less than 10%.
 Every finished run is one record in ``RESULTS`` (committed, so a later
 session resumes where one stopped). ``python -m dcgan_keras.chapters.experiments``
 trains what the file lacks, in ``--workers`` processes, adds each run as it
-finishes, prints the table, and with ``--readme`` rewrites the README's
-table from the file. Notebook 05 reads the same file in fast mode.
+finishes, and prints the table; ``--readme`` trains nothing and only rewrites
+the README's table from the file. Notebook 05 reads the same file in fast mode.
 """
 
 import argparse
@@ -32,7 +32,7 @@ import keras
 import numpy as np
 
 from dcgan_keras.callbacks import QualityCheckpoint
-from dcgan_keras.chapters import ablation
+from dcgan_keras.chapters import ablation, statistics
 from dcgan_keras.chapters.ablation import Variant
 from dcgan_keras.chapters.cached_runs import TRAINING_VERSION, cached_fit, run_folder
 from dcgan_keras.chapters.notebook import ASSETS
@@ -120,7 +120,7 @@ def run(variant, seed, steps=STEPS, width=WIDTH, evaluator=None, num_images=NUM_
     every = curve_every or CURVE_EVERY
     chunk = every if steps % every == 0 else steps
     curve = variant is PAPER and chunk < steps
-    callbacks = [QualityCheckpoint(evaluator, folder / "curve", every=1, num_images=num_images)] if curve else []
+    callbacks = [QualityCheckpoint(evaluator, folder / "curve", every=1, num_images=num_images, keep_generators=False)] if curve else []
     started = time.perf_counter()
     with filtered_stderr(TRAINING_NOISE):
         gan, history = cached_fit(_run_name(variant, width), lambda: build_variant(variant, seed, width),
@@ -163,13 +163,16 @@ def read_results(path=RESULTS, expected=None):
 def missing(results, variants=VARIANTS, seeds=SEEDS):
     """The (variant, seed) pairs the file has no record of, in training order.
 
-    The reference's seeds come first (its curve judges the budget), then one
-    seed of every variant at a time, so a grid stopped part way has every
-    row at nearly the same number of seeds.
+    The reference's seeds come first (its curve judges the budget). Then
+    every variant's first seed, for a quick look at the whole table, and then
+    one variant's remaining seeds at a time, so a grid stopped part way
+    already has final verdicts for its first rows. (The Holm family is fixed
+    in advance, so a verdict reached early stands when later rows finish.)
     """
     done = {(row["variant"], row["seed"]) for row in results["rows"]}
     order = [(v, s) for v in variants if v is PAPER for s in seeds]
-    order += [(v, s) for s in seeds for v in variants if v is not PAPER]
+    order += [(v, seeds[0]) for v in variants if v is not PAPER]
+    order += [(v, s) for v in variants if v is not PAPER for s in seeds[1:]]
     return [(v, s) for v, s in order if (v.name, s) not in done]
 
 
@@ -232,8 +235,10 @@ def reference_curve(results):
     if not len(curves):
         raise ValueError("The results hold no reference run with a curve yet.")
     fids = curves[:, :, 1]
-    errors = fids.std(0, ddof=1) / np.sqrt(len(fids)) if len(fids) > 1 else np.full(fids.shape[1], np.nan)
-    return curves[0, :, 0].astype(int), fids.mean(0), errors
+    if len(fids) < 2:
+        return curves[0, :, 0].astype(int), fids[0], np.full(fids.shape[1], np.nan)
+    means, errors = np.array([statistics.mean_and_se(column) for column in fids.T]).T
+    return curves[0, :, 0].astype(int), means, errors
 
 
 def plateaued(steps, fids, quarter=0.25, tolerance=0.10):
@@ -283,7 +288,8 @@ def readme_section(results):
         f"per score. {len(rows)} of {len(VARIANTS) * len(SEEDS)} runs are done ({min(seeds)} to {max(seeds)} seeds "
         f"per variant; a verdict needs {len(SEEDS)}). The reference's mean FID improved {gain:.1%} over the last "
         f"quarter of its run. Mean ± standard error; Welch's 95% interval of the difference from the paper's "
-        f"DCGAN; Holm-corrected p over the family. {hours:.1f} process-hours so far on {results['machine']} "
+        f"DCGAN; Holm-corrected p over the family of all {len(VARIANTS) - 1} comparisons, fixed in advance (a row "
+        f"still short of seeds counts as p = 1). {hours:.1f} process-hours so far on {results['machine']} "
         f"(`notebooks/results/experiments.json`).",
         "",
         table(results),
@@ -315,7 +321,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0..N-1 per variant")
     parser.add_argument("--variants", nargs="*", help="slugs (default: all)")
     parser.add_argument("--workers", type=int, default=1, help="training processes side by side, one thread each")
-    parser.add_argument("--readme", action="store_true", help="rewrite the README's table from the results file")
+    parser.add_argument("--readme", action="store_true",
+                        help="only rewrite the README's table from the results file; train nothing")
     parser.add_argument("--pilot", action="store_true",
                         help=f"first train the reference to {PILOT_STEPS:,} steps (seeds {list(PILOT_SEEDS)}) and keep its curves")
     args = parser.parse_args(argv)
@@ -332,14 +339,16 @@ def _main(args):
             raise UsageError(f"--{name} must be at least 1, got {getattr(args, name)}.")
     variants = [by_name(name) for name in args.variants] if args.variants else VARIANTS
     conf = config(args.steps, args.width)
+    if args.readme:  # a report of what is there: it must not start hours of training
+        update_readme(read_results(args.results, conf))
+        print(f"README table rewritten from {args.results}")
+        return
     if args.pilot:
         results = pilot(read_results(args.results, conf))
         args.results.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomically(json.dumps(results, indent=1), args.results)
     results = run_grid(args.results, variants, range(args.seeds), conf, args.workers)
     print(table(results))
-    if args.readme:
-        update_readme(results)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ Notebook 05 (experiments), sections 4 and 5, uses these pieces:
   exemplars per concept, shown with jittered neighbours of the result;
 - ``pixel_arithmetic``: the same sum on the images themselves, the baseline
   that gives a ghostly overlay rather than a digit;
-- ``direction_effect`` and ``random_directions``: what adding a direction to
+- ``direction_effects`` and ``random_directions``: what adding a direction to
   many z does to a measure and to the digit, against the null distribution of
   many random directions of the same length.
 
@@ -136,14 +136,21 @@ def pixel_arithmetic(images_a, images_b, images_c):
 # --- directions and their null -------------------------------------------------------
 
 
-def direction_effect(generator, classify, measure, z, direction):
-    """Add ``direction`` to every z: (mean change of ``measure``, share of samples whose class is kept).
+def direction_effects(generator, classify, measure, z, directions):
+    """Add each of ``directions`` (k, dim) to every z: a (k, 2) array of
+    (mean change of ``measure``, share of samples whose class is kept).
 
     ``classify`` maps images to class indices (for example the evaluator's
-    classifier); ``measure`` maps images to one number each.
+    classifier); ``measure`` maps images to one number each. The images of
+    ``z`` itself are generated once, for all the directions.
     """
-    before, after = generate_images(generator, z), generate_images(generator, z + direction)
-    return float(measure(after).mean() - measure(before).mean()), float(np.mean(classify(before) == classify(after)))
+    before = generate_images(generator, z)
+    base, classes = measure(before).mean(), classify(before)
+    effects = []
+    for direction in np.atleast_2d(directions):
+        after = generate_images(generator, z + direction)
+        effects.append((float(measure(after).mean() - base), float(np.mean(classify(after) == classes))))
+    return np.array(effects)
 
 
 def random_directions(count, length, dim=100, seed=0):

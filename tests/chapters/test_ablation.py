@@ -71,10 +71,16 @@ def test_comparisons_give_welch_intervals_and_holm_corrected_verdicts():
     assert all(test["holm_p"] >= test["p"] for test in result.values())
 
 
-def test_a_variant_with_one_seed_is_left_out_of_the_family():
-    fids = {PAPER.name: FIDS[PAPER.name], "worse": FIDS["worse"], "noisy": [120.0]}
+def test_the_family_is_fixed_so_a_verdict_stands_as_the_grid_fills():
+    # Only "worse" has its 5 seeds: the other 3 rows still count in the family, at p = 1.
+    fids = {PAPER.name: FIDS[PAPER.name], "worse": FIDS["worse"], "noisy": [120.0, 100.0, 90.0]}
     result = ablation.comparisons(_rows(fids), VARIANTS)
-    assert set(result) == {"worse"} and result["worse"]["holm_p"] == pytest.approx(result["worse"]["p"])
+    assert set(result) == {"worse", "noisy"}  # a row with one seed has no interval
+    assert result["worse"]["holm_p"] == pytest.approx(min(1.0, 4 * result["worse"]["p"]))
+    assert result["worse"]["verdict"] == "supported"
+    assert math.isnan(result["noisy"]["holm_p"]) and result["noisy"]["verdict"] == "too few seeds (3)"
+    # Filling in the rest of the grid never takes the verdict back.
+    assert ablation.comparisons(_rows(FIDS), VARIANTS)["worse"]["holm_p"] <= result["worse"]["holm_p"]
     four = {PAPER.name: FIDS[PAPER.name], "worse": FIDS["worse"][:4]}
     assert ablation.comparisons(_rows(four), VARIANTS)["worse"]["verdict"] == "too few seeds (4)"
     assert ablation.comparisons(_rows(four), VARIANTS, min_seeds=4)["worse"]["verdict"] == "supported"
@@ -88,10 +94,13 @@ def test_summary_and_table_show_mean_and_standard_error():
     assert summary["noisy"]["seeds"] == 1 and math.isnan(summary["noisy"]["fid"][1])
     table = ablation.markdown_table(summary, ["fid"], ablation.comparisons(rows, VARIANTS, min_seeds=2))
     lines = table.splitlines()
-    assert lines[2].startswith("| paper DCGAN | 2 | 15 ± 5 |") and lines[2].endswith("reference |")
+    assert lines[2].startswith("| paper DCGAN | 2 | 15.0 ± 5.0 |") and lines[2].endswith("reference |")
     assert lines[3].startswith("| worse | 2 | 60 ± 10 | +45 [") and lines[3].endswith("|")
     assert lines[4] == "| noisy | 1 | 33 |  |  | too few seeds |"
-    assert ablation.markdown_table(summary, ["fid"]).splitlines()[0] == "| variant | seeds | fid |"
+    assert ablation.markdown_table(summary, ["fid"]).splitlines()[0] == "| variant | seeds | FID ↓ |"
+    # The error to 2 significant figures, the mean to the same place.
+    assert [ablation._cell(*pair) for pair in [(66.1, 2.25), (0.2283, 0.00466), (711.0, 50.3), (10.0, 0.0)]] == [
+        "66.1 ± 2.2", "0.2283 ± 0.0047", "711 ± 50", "10 ± 0"]
 
 
 def test_draw_sheet_shows_each_variant_with_a_run_at_the_seed(tmp_path):

@@ -79,10 +79,11 @@ def test_the_grid_adds_each_run_to_the_results_file_and_resumes(tmp_path, monkey
     experiments.run_grid(path, variants, range(3), conf, log=lambda line: None)  # one more seed: two new runs
     assert trained[4:] == [(variants[0].name, 2), (variants[1].name, 2)]
     assert [row["seed"] for row in json.loads(path.read_text())["rows"]] == [0, 1, 2, 0, 1, 2]  # table order
-    order = experiments.missing({"rows": []}, experiments.VARIANTS[:3], range(2))
-    assert [(v.slug, s) for v, s in order] == [("paper-dcgan", 0), ("paper-dcgan", 1), ("g-without-batchnorm", 0),
-                                                ("g-without-batchnorm--he-init", 0), ("g-without-batchnorm", 1),
-                                                ("g-without-batchnorm--he-init", 1)]  # reference first, then seed by seed
+    order = experiments.missing({"rows": []}, experiments.VARIANTS[:3], range(3))
+    g, he = "g-without-batchnorm", "g-without-batchnorm--he-init"
+    # The reference first, then one seed of every row, then row by row.
+    assert [(v.slug, s) for v, s in order] == [("paper-dcgan", 0), ("paper-dcgan", 1), ("paper-dcgan", 2),
+                                                (g, 0), (he, 0), (g, 1), (g, 2), (he, 1), (he, 2)]
     with pytest.raises(UsageError, match="holds runs of .* --results NEW.json"):
         experiments.run_grid(path, variants, range(2), experiments.config(steps=8, width=4), log=lambda line: None)
 
@@ -151,3 +152,13 @@ def test_bad_input_is_one_line(argv, message, capsys, tmp_path):
         experiments.main([*argv, "--results", str(tmp_path / "r.json")])
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and err.startswith(f"error: {message}") and len(err.strip().splitlines()) == 1
+
+
+def test_readme_only_reports_and_never_trains(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"config": experiments.config(), "rows": [], "machine": "m"}))
+    monkeypatch.setattr(experiments, "run", lambda *a, **k: pytest.fail("--readme must not train"))
+    written = []
+    monkeypatch.setattr(experiments, "update_readme", written.append)
+    experiments.main(["--readme", "--results", str(path)])
+    assert written == [json.loads(path.read_text())]

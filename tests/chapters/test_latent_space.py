@@ -78,7 +78,7 @@ def test_random_directions_have_the_length_asked_for_and_no_preferred_axis():
     assert np.abs(directions.mean(0)).max() < 0.1  # mean 0 up to noise (sd per coordinate 0.8 / sqrt(2000))
 
 
-def test_direction_effect_measures_the_change_and_the_kept_class():
+def test_direction_effects_measure_the_change_and_the_kept_class():
     import keras
 
     z = np.random.default_rng(0).normal(size=(16, 100)).astype("float32")
@@ -88,5 +88,8 @@ def test_direction_effect_measures_the_change_and_the_kept_class():
     sign = lambda images: (images.reshape(len(images), -1)[:, 0] > 0).astype(int)  # noqa: E731
     shift = np.zeros(100, "float32")
     shift[1] = 0.4  # moves pixel 1 only: the mean rises by 0.1, and the "class" (sign of pixel 0) stays
-    change, kept = lt.direction_effect(generator, sign, mean_pixel, z, shift)
+    flip = np.zeros(100, "float32")
+    flip[0] = -10.0  # pixel 0 goes negative for every z: the "class" is kept only where it already was
+    (change, kept), (_, flipped_kept) = lt.direction_effects(generator, sign, mean_pixel, z, np.stack([shift, flip]))
     assert change == pytest.approx(0.1, abs=1e-5) and kept == 1.0
+    assert flipped_kept == pytest.approx(np.mean(z[:, 0] <= 0))
