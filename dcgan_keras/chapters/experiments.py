@@ -17,6 +17,7 @@ the README's table from the file. Notebook 05 reads the same file in fast mode.
 """
 
 import argparse
+import collections
 import concurrent.futures
 import contextlib
 import json
@@ -262,6 +263,12 @@ def pilot(results, steps=PILOT_STEPS, seeds=PILOT_SEEDS, log=print):
     return results
 
 
+def seeds_per_variant(results):
+    """{variant name: its runs in the results file} for every variant of the grid, 0 for one not begun."""
+    counts = collections.Counter(row["variant"] for row in results["rows"])
+    return {variant.name: counts[variant.name] for variant in VARIANTS}
+
+
 def verdicts(results, key="fid"):
     """Every variant against the paper's DCGAN on ``key``: ``ablation.comparisons`` over the results' rows."""
     return ablation.comparisons(results["rows"], VARIANTS, key)
@@ -281,15 +288,17 @@ def readme_section(results):
     steps, fids, _ = reference_curve(results)
     gain, _ = plateaued(steps, fids)
     hours = sum(row["seconds"] for row in rows) / 3600
-    seeds = [sum(row["variant"] == v.name for row in rows) for v in VARIANTS]
+    seeds = list(seeds_per_variant(results).values())
+    total = len(VARIANTS) * len(SEEDS)
+    done = (f"All {total} runs are done ({len(SEEDS)} seeds per variant)." if len(rows) == total else
+            f"{len(rows)} of {total} runs are done ({min(seeds)} to {max(seeds)} seeds per variant; a verdict needs {len(SEEDS)}).")
     return "\n".join([
         README_START,
         f"Width {conf['width']}, batch {conf['batch_size']}, {conf['steps']:,} steps, {conf['num_images']:,} samples "
-        f"per score. {len(rows)} of {len(VARIANTS) * len(SEEDS)} runs are done ({min(seeds)} to {max(seeds)} seeds "
-        f"per variant; a verdict needs {len(SEEDS)}). The reference's mean FID improved {gain:.1%} over the last "
+        f"per score. {done} The reference's mean FID improved {gain:.1%} over the last "
         f"quarter of its run. Mean ± standard error; Welch's 95% interval of the difference from the paper's "
         f"DCGAN; Holm-corrected p over the family of all {len(VARIANTS) - 1} comparisons, fixed in advance (a row "
-        f"still short of seeds counts as p = 1). {hours:.1f} process-hours so far on {results['machine']} "
+        f"still short of seeds counts as p = 1). {hours:.1f} process-hours on {results['machine']} "
         f"(`notebooks/results/experiments.json`).",
         "",
         table(results),

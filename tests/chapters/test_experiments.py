@@ -162,3 +162,10 @@ def test_readme_only_reports_and_never_trains(tmp_path, monkeypatch):
     monkeypatch.setattr(experiments, "update_readme", written.append)
     experiments.main(["--readme", "--results", str(path)])
     assert written == [json.loads(path.read_text())]
+
+
+def test_seeds_per_variant_counts_every_row_of_the_grid_including_those_not_begun():
+    paper, other = experiments.VARIANTS[0].name, experiments.VARIANTS[1].name
+    counts = experiments.seeds_per_variant({"rows": [{"variant": paper, "seed": s} for s in range(3)] + [{"variant": other, "seed": 0}]})
+    assert list(counts) == [v.name for v in experiments.VARIANTS]
+    assert counts[paper] == 3 and counts[other] == 1 and sum(counts.values()) == 4
