@@ -12,13 +12,20 @@ fake batch, D's update, then G's update through the new D. Implementations:
   weights and outputs, transposed convolutions computed as conv + depth-to-space);
 - ``keras-fast``: also `downsampling="space_to_depth"` in the discriminator (its
   strided convolutions computed as space-to-depth + conv; still the same model);
-- ``torch``: the same layout in plain eager PyTorch (benchmarks/torch_reference.py),
-  channels_last on a GPU, as the PyTorch examples train;
+- ``keras-auto``: the default path, the formulation `DCGAN.from_shape` and
+  `train` pick for this backend and device (one of the three above);
+- ``torch``, ``torch-channels-last``, ``torch-compile``, ``torch-max-autotune``,
+  ``torch-cudagraphs``: the same layout in PyTorch (benchmarks/torch_reference.py),
+  eager and then as a PyTorch user would speed it up; ``torch-all`` runs them all.
+  A variant the device cannot run (CUDA graphs on a CPU) or that fails is a row
+  that says why;
 - ``fit-synthetic`` / ``fit-pipeline``: the whole `fit()` wall time on one
   in-memory batch repeated vs the real stream of shuffled batches
-  (`dcgan_keras.data.make_dataset`, embedded MNIST), to see what input costs.
+  (`dcgan_keras.data.make_dataset`, embedded MNIST), to see what input costs;
+  the default path in the default precision, median of three alternated runs.
 
-Prints one JSON object per measurement, then a table with ratios to torch.
+Prints one JSON object per measurement, then a table with ratios to eager
+torch and to the best PyTorch variant of the same (layout, batch, precision) cell.
 """
 
 import argparse
@@ -33,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import dcgan_keras  # noqa: E402  (first: imports TensorFlow quietly when it is the backend)
 import keras  # noqa: E402
+from dcgan_keras.precision import default_precision  # noqa: E402
 
 LAYOUTS = {
     "mnist": dict(size=28, channels=1, width=64, kernel=5, start=7),
@@ -41,22 +49,14 @@ LAYOUTS = {
 }
 
 
-# impl -> (generator upsampling, discriminator downsampling): all compute the same function.
-FORMULATIONS = {
-    "keras": ("transposed", "strided"),
-    "keras-subpixel": ("subpixel", "strided"),
-    "keras-fast": ("subpixel", "space_to_depth"),
-}
+# impl -> the formulation of the strided layers (dcgan_keras/formulation.py): all compute the same function.
+FORMULATIONS = {"keras": "paper", "keras-subpixel": "subpixel", "keras-fast": "fast", "keras-auto": "auto"}
 
 
 def build_gan(layout, impl="keras"):
     shape = (layout["size"], layout["size"], layout["channels"])
-    upsampling, downsampling = FORMULATIONS[impl]
-    generator = dcgan_keras.build_generator(100, shape, layout["width"], layout["kernel"], seed=0, upsampling=upsampling)
-    discriminator = dcgan_keras.build_discriminator(
-        shape, layout["width"], layout["kernel"], seed=1, downsampling=downsampling
-    )
-    gan = dcgan_keras.DCGAN(generator, discriminator, seed=0)
+    gan = dcgan_keras.DCGAN.from_shape(shape, 100, layout["width"], layout["kernel"], seed=0,
+                                       formulation=FORMULATIONS[impl])
     gan.compile()
     return gan
 
@@ -129,23 +129,38 @@ def measure_keras(layout_name, batch, precision, seconds, impl):
     return steps * batch / elapsed, gflop_per_image(gan)
 
 
-def measure_torch(layout_name, batch, precision, seconds):
+def measure_torch(layout_name, batch, precision, seconds, variant="torch"):
+    """``(img/s, None)``, or ``(None, why)`` for a variant this device cannot run or that failed."""
     import torch
     import torch_reference
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    step = torch_reference.make_step(LAYOUTS[layout_name], batch, precision != "float32", device)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    steps, elapsed = time_steps(step, sync, seconds)
-    return steps * batch / elapsed
+    why = torch_reference.unavailable(variant, device)
+    if why:
+        return None, why
+    try:
+        step = torch_reference.make_step(LAYOUTS[layout_name], batch, precision != "float32", device, variant)
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        steps, elapsed = time_steps(step, sync, seconds)
+    except Exception as error:  # a row that says why, not a lost benchmark
+        return None, f"failed: {type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"
+    finally:
+        torch._dynamo.reset()  # each variant compiles its own models from scratch
+    return steps * batch / elapsed, None
 
 
-def measure_fit(layout_name, batch, epochs_steps, pipeline):
+def torch_variants():
+    import torch_reference
+
+    return list(torch_reference.VARIANTS)
+
+
+def measure_fit(layout_name, batch, epochs_steps, pipeline, precision):
     """Whole fit() wall time (start-up excluded by a first short fit) on MNIST-shaped data."""
     from dcgan_keras.data import load_images, make_dataset
 
-    keras.mixed_precision.set_global_policy("float32")
-    gan = build_gan(LAYOUTS[layout_name])
+    keras.mixed_precision.set_global_policy(precision)
+    gan = build_gan(LAYOUTS[layout_name], "keras-auto")  # the default path, as train runs it
     images = load_images()
     # The real stream, or the same stream over one batch: the same code minus the gather.
     dataset = make_dataset(images if pipeline else images[:batch], batch)
@@ -177,12 +192,15 @@ def main(argv=None):
     parser.add_argument("--layouts", default="mnist")
     parser.add_argument("--batches", default="128")
     parser.add_argument("--precisions", default="float32,mixed_bfloat16")
-    parser.add_argument("--impls", default="keras,torch,fit")
+    parser.add_argument("--impls", default="keras,keras-subpixel,keras-fast,keras-auto,torch-all,fit")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--large-batch-precisions", default=None,
                         help="precisions to run at batches after the first (default: all)")
     args = parser.parse_args(argv)
     impls = args.impls.split(",")
+    if "torch-all" in impls:
+        at = impls.index("torch-all")
+        impls[at : at + 1] = torch_variants()
     backend, device = keras.backend.backend(), device_name()
     rows = []
 
@@ -201,35 +219,52 @@ def main(argv=None):
                 for impl in impls:
                     if impl in FORMULATIONS:
                         rate, gflop = measure_keras(layout, batch, precision, args.seconds, impl)
-                    elif impl == "torch":
-                        rate = measure_torch(layout, batch, precision, args.seconds)
+                    elif impl.startswith("torch"):
+                        rate, why = measure_torch(layout, batch, precision, args.seconds, impl)
                         gflop = gflop_per_image(build_gan(LAYOUTS[layout]))
                     else:
                         continue
                     emit(layout=layout, batch=batch, precision=precision, impl=impl,
-                         img_per_s=round(rate, 1), tflops=round(rate * gflop / 1e3, 3))  # fmt: skip
+                         img_per_s=None if rate is None else round(rate, 1),
+                         tflops=None if rate is None else round(rate * gflop / 1e3, 3),
+                         **({"skipped": why} if rate is None and impl.startswith("torch") else {}))  # fmt: skip
         if "fit" in impls:
             batch = batches[0]
-            synthetic = measure_fit(layout, batch, 10_000 // batch, pipeline=False)
-            emit(layout=layout, batch=batch, precision="float32", impl="fit-synthetic", img_per_s=round(synthetic, 1), tflops=None)
-            real = measure_fit(layout, batch, None, pipeline=True)
-            emit(layout=layout, batch=batch, precision="float32", impl="fit-pipeline", img_per_s=round(real, 1), tflops=None)
+            default = default_precision()  # the default run's, as train would pick it here
+            # Alternated, three of each, medians: one pair alone swung by 20% on the 2-core machine.
+            rates = {False: [], True: []}
+            for _ in range(3):
+                for pipeline in rates:
+                    rates[pipeline].append(measure_fit(layout, batch, 10_000 // batch, pipeline, default))
+            for impl, pipeline in (("fit-synthetic", False), ("fit-pipeline", True)):
+                rate = float(np.median(rates[pipeline]))
+                emit(layout=layout, batch=batch, precision=default, impl=impl, img_per_s=round(rate, 1), tflops=None)
     print_table(rows)
 
 
+def cell(row):
+    return row["layout"], row["batch"], row["precision"]
+
+
 def print_table(rows):
-    reference = {(r["layout"], r["batch"], r["precision"]): r["img_per_s"] for r in rows if r["impl"] == "torch"}
+    """Each row against eager torch and against the best PyTorch variant of its own cell."""
+    eager = {cell(r): r["img_per_s"] for r in rows if r["impl"] == "torch" and r["img_per_s"]}
     best_torch = {}
-    for (layout, batch, _), rate in reference.items():
-        best_torch[(layout, batch)] = max(rate, best_torch.get((layout, batch), 0))
-    print(f"\n{'layout':9} {'batch':>5} {'precision':15} {'impl':15} {'img/s':>10} {'TFLOP/s':>8} {'vs torch':>9} {'vs best torch':>13}")
     for r in rows:
-        same = reference.get((r["layout"], r["batch"], r["precision"]))
-        best = best_torch.get((r["layout"], r["batch"]))
+        if r["impl"].startswith("torch") and r["img_per_s"] and r["img_per_s"] > best_torch.get(cell(r), (0, ""))[0]:
+            best_torch[cell(r)] = (r["img_per_s"], r["impl"])
+    print(f"\n{'layout':9} {'batch':>5} {'precision':15} {'impl':19} {'img/s':>10} {'TFLOP/s':>8} {'vs torch':>9} {'vs best torch':>13}")
+    for r in rows:
+        if r["img_per_s"] is None:
+            print(f"{r['layout']:9} {r['batch']:5d} {r['precision']:15} {r['impl']:19} {'-':>10}  ({r.get('skipped', '')})")
+            continue
+        same, (best, _) = eager.get(cell(r)), best_torch.get(cell(r), (None, None))
         ratio = f"{r['img_per_s'] / same:.2f}x" if same else "-"
         best_ratio = f"{r['img_per_s'] / best:.2f}x" if best else "-"
         tflops = f"{r['tflops']:.2f}" if r["tflops"] is not None else "-"
-        print(f"{r['layout']:9} {r['batch']:5d} {r['precision']:15} {r['impl']:15} {r['img_per_s']:10.1f} {tflops:>8} {ratio:>9} {best_ratio:>13}")
+        print(f"{r['layout']:9} {r['batch']:5d} {r['precision']:15} {r['impl']:19} {r['img_per_s']:10.1f} {tflops:>8} {ratio:>9} {best_ratio:>13}")
+    for key, (rate, impl) in best_torch.items():
+        print(f"Best PyTorch at {' '.join(map(str, key))}: {impl} ({rate:,.0f} img/s).")
     fits = {r["impl"]: r["img_per_s"] for r in rows if r["impl"].startswith("fit-")}
     if len(fits) == 2:
         print(f"\nfit() on the real stream of shuffled batches reaches {fits['fit-pipeline'] / fits['fit-synthetic']:.0%} of fit() on synthetic in-memory data.")

@@ -1,10 +1,19 @@
 """The same DCGANs written in plain PyTorch, trained the way the PyTorch examples train.
 
-This is the yardstick for benchmarks/throughput.py: an eager PyTorch loop
-(one G forward, D on real and on fake.detach(), then G through the updated
-D), channels_last on a GPU, bf16 autocast for mixed precision. The layouts
-mirror `dcgan_keras.build_generator` / `build_discriminator` so that both
-sides do the same arithmetic.
+This is the yardstick for benchmarks/throughput.py: one G forward, D on real
+and on fake.detach(), then G through the updated D, with bf16 autocast for
+mixed precision. The layouts mirror `dcgan_keras.build_generator` /
+`build_discriminator` so that both sides do the same arithmetic. The variants
+are what a PyTorch user would try, in order, to go faster (``VARIANTS``):
+
+- ``torch``: eager, default (NCHW) memory format;
+- ``torch-channels-last``: eager, models and batches in channels_last;
+- ``torch-compile``: channels_last, both models through ``torch.compile()``;
+- ``torch-max-autotune``: the same with ``mode="max-autotune"`` (Triton autotuning);
+- ``torch-cudagraphs``: the same with ``mode="reduce-overhead"``, which replays
+  each compiled model as a CUDA graph (CUDA only).
+
+The benchmark's "best PyTorch" is the fastest of these in each cell.
 """
 
 import torch
@@ -43,23 +52,53 @@ def build(layout, latent_dim=100):
     return nn.Sequential(*g_layers), nn.Sequential(*d_layers), (channels, size, size)
 
 
-def make_step(layout, batch, mixed, device):
+# variant -> (channels_last, torch.compile mode or None for eager)
+VARIANTS = {
+    "torch": (False, None),
+    "torch-channels-last": (True, None),
+    "torch-compile": (True, "default"),
+    "torch-max-autotune": (True, "max-autotune"),
+    "torch-cudagraphs": (True, "reduce-overhead"),
+}
+
+
+def unavailable(variant, device):
+    """Why ``variant`` cannot run on ``device`` (a sentence), or None when it can."""
+    _, mode = VARIANTS[variant]
+    if mode == "reduce-overhead" and device != "cuda":
+        return "CUDA graphs need a CUDA device"
+    if mode is not None and device == "cpu":
+        import shutil
+
+        if shutil.which("g++") is None and shutil.which("c++") is None:
+            return "torch.compile on the CPU needs a C++ compiler"
+    return None
+
+
+def make_step(layout, batch, mixed, device, variant="torch"):
     """One training iteration as a closure, with its inputs already on ``device``."""
+    channels_last, mode = VARIANTS[variant]
     torch.backends.cudnn.benchmark = True
     generator, discriminator, image_shape = build(layout)
     generator, discriminator = generator.to(device), discriminator.to(device)
     real = torch.randn(batch, *image_shape, device=device)
-    if device == "cuda":
+    if channels_last:
         generator = generator.to(memory_format=torch.channels_last)
         discriminator = discriminator.to(memory_format=torch.channels_last)
         real = real.to(memory_format=torch.channels_last)
-    g_optimizer = torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.999))
-    d_optimizer = torch.optim.Adam(discriminator.parameters(), 2e-4, betas=(0.5, 0.999))
+    # Fused Adam on CUDA: one kernel for all parameters, what a tuned loop uses.
+    adam = dict(lr=2e-4, betas=(0.5, 0.999), fused=device == "cuda")
+    g_optimizer = torch.optim.Adam(generator.parameters(), **adam)
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), **adam)
+    if mode is not None:
+        generator, discriminator = torch.compile(generator, mode=mode), torch.compile(discriminator, mode=mode)
     loss = nn.BCEWithLogitsLoss()
     ones = torch.ones(batch, 1, device=device)
     zeros = torch.zeros(batch, 1, device=device)
 
     def step():
+        if mode == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()  # the graphs' outputs of the last step may be reused
         with torch.autocast(device, dtype=torch.bfloat16, enabled=mixed):
             fake = generator(torch.randn(batch, 100, device=device))
             d_optimizer.zero_grad(set_to_none=True)

@@ -30,9 +30,10 @@ from dcgan_keras.data import (
     to_uint8,
     to_unit_range,
 )
-from dcgan_keras.distribute import data_parallel
+from dcgan_keras.distribute import data_parallel, process_slice
 from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import EmojiEvaluator, InceptionEvaluator, MnistEvaluator
+from dcgan_keras.formulation import as_paper_layers
 from dcgan_keras.gan import (
     DCGAN,
     discriminator_loss,
@@ -63,9 +64,9 @@ from dcgan_keras.resume import TrainingDiverged, fit_resumably
 __version__ = "0.1.0"
 
 __all__ = [
-    # models (models.py, layers.py)
+    # models (models.py, layers.py, formulation.py)
     "build_generator", "build_discriminator", "build_one_step_generator", "valid_image_sizes", "multiply_adds",
-    "SubPixelConv2DTranspose", "SpaceToDepthConv2D",
+    "SubPixelConv2DTranspose", "SpaceToDepthConv2D", "as_paper_layers",
     # the GAN (gan.py)
     "DCGAN", "discriminator_loss", "generator_loss", "paper_optimizer", "latent_noise", "interpolate",
     "generate_images",
@@ -74,6 +75,7 @@ __all__ = [
     "to_uint8", "DatasetUnavailableError",
     # training callbacks (callbacks.py), exact resume (resume.py), more than one device (distribute.py)
     "SampleGrid", "HistoryCSV", "QualityCheckpoint", "fit_resumably", "TrainingDiverged", "data_parallel",
+    "process_slice",
     # sample quality (evaluate.py, metrics.py)
     "MnistEvaluator", "EmojiEvaluator", "InceptionEvaluator", "fid", "kid", "class_coverage",
     # figures (plotting.py)

@@ -13,6 +13,7 @@ from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import SCORE_KEYS
 from dcgan_keras.files import replace_atomically, write_text_atomically
 from dcgan_keras.gan import generate_images, latent_noise
+from dcgan_keras.formulation import as_paper_layers
 from dcgan_keras.plotting import read_history_rows, save_grid
 
 
@@ -125,9 +126,10 @@ class QualityCheckpoint(keras.callbacks.Callback):
         best = self.record["best"]
         is_best = best is None or scores[self.monitor] <= best[self.monitor]
         if self.keep_generators:
-            replace_atomically(self.model.generator.save, self.last_path)
+            generator = as_paper_layers(self.model.generator)  # loads anywhere, whatever trained it
+            replace_atomically(generator.save, self.last_path)
             if is_best:
-                replace_atomically(self.model.generator.save, self.best_path)
+                replace_atomically(generator.save, self.best_path)
         if is_best:
             self.record["best"] = entry
         # Written last: it never names a checkpoint that is not on disk yet.

@@ -21,7 +21,7 @@ import zipfile
 import keras
 import numpy as np
 
-from dcgan_keras import data, feature_nets
+from dcgan_keras import data, feature_nets, formulation, precision
 from dcgan_keras import evaluate as scoring
 from dcgan_keras.callbacks import HistoryCSV, QualityCheckpoint, SampleGrid
 from dcgan_keras.distribute import check_global_batch, data_parallel
@@ -40,7 +40,6 @@ from dcgan_keras.plotting import (
 from dcgan_keras.resume import fit_resumably, latest_position
 
 GRAYSCALE_DATASETS = {data.EMBEDDED, "mnist", "fashion_mnist", "emnist", "kmnist"}
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # Defaults that depend on the data: (width, epochs, eval_every). The embedded sets' are chosen so that
 # the default run takes minutes on a 2-core CPU (README: "What the main job makes"); others get MNIST's.
 DATASET_DEFAULTS = {data.EMBEDDED: (64, 18, 6), data.EMOJI: (32, 36, 9)}
@@ -48,7 +47,7 @@ DATASET_DEFAULTS = {data.EMBEDDED: (64, 18, 6), data.EMOJI: (32, 36, 9)}
 OFFLINE_FEATURES = {"mnist": {data.EMBEDDED, "mnist"}, "emoji": {data.EMOJI}}
 # The options that shape the trajectory: a run can only be resumed with the same ones.
 RUN_DEFINING_OPTIONS = ("dataset", "image_dir", "image_size", "channels", "batch_size", "width", "kernel_size",
-                        "latent_dim", "seed")
+                        "latent_dim", "seed", "precision")
 
 
 def _whole_number(text, low, wanted):
@@ -105,7 +104,12 @@ def _train_parser(subparsers):
     parser.add_argument("--latent-dim", type=_positive, default=100)
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("runs/dcgan"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", default="float32", choices=PRECISIONS)
+    parser.add_argument("--precision", default="auto", choices=precision.CHOICES,
+                        help="auto: mixed_bfloat16 on a CPU with native bf16 under TensorFlow, else float32 "
+                             "(see dcgan_keras/precision.py)")
+    parser.add_argument("--formulation", default="auto", choices=formulation.CHOICES,
+                        help="how the strided layers are computed, never what: auto picks the fastest measured "
+                             "for this backend and device (see dcgan_keras/formulation.py)")
     parser.add_argument("--distribute", action="store_true",
                         help="data-parallel over every local GPU (TensorFlow: MirroredStrategy; "
                              "JAX: DataParallel); --batch-size is then the global batch")
@@ -223,6 +227,7 @@ class TrainConfig:
     output: pathlib.Path
     seed: int
     precision: str
+    formulation: str
     distribute: bool
     resume: bool
     overwrite: bool
@@ -243,6 +248,7 @@ class TrainConfig:
         width, epochs, eval_every = DATASET_DEFAULTS.get(dataset, DATASET_DEFAULTS[data.EMBEDDED])
         options["width"] = args.width or width
         options["epochs"] = args.epochs or epochs
+        options["precision"] = precision.resolve(args.precision)
         shape = (options["image_size"], options["image_size"], options["channels"])
         features = options["features"] = _features_for(dataset, shape) if args.features == "auto" else args.features
         if args.eval_every is None:
@@ -310,10 +316,12 @@ def _train_in(config, paths):
     """The ``train`` command inside its locked folder."""
     earlier_seconds = 0.0 if config.overwrite else _recorded_seconds(paths)  # trained further: add to its time
     position = _claim_run_folder(config, paths)
+    # First, before any other TensorFlow work: a multi-worker strategy cannot start after it.
+    parallel = _data_parallel(config)
     images = _load_training_images(config)
     # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
     evaluator = _evaluator(config.features, config.eval_images, images=images) if config.eval_every else None
-    gan = _build_gan(config)
+    gan = _build_gan(config, parallel)
     batches = data.make_dataset(images, config.batch_size, seed=config.seed)
     if position:
         print(f"Resuming the run in {paths.output} at epoch {position['epoch'] + 1}, step {position['step']} "
@@ -420,19 +428,33 @@ def _load_training_images(config):
     return data.load_images(config.dataset, config.image_size, config.channels, config.image_dir)
 
 
-def _build_gan(config):
-    """The seeded, compiled DCGAN, under the precision and distribution asked for."""
+def _data_parallel(config):
+    """The scope to build the DCGAN in: data-parallel with --distribute (then the batch is the global one)."""
+    if not config.distribute:
+        return contextlib.nullcontext()
+    scope, replicas = data_parallel()
+    check_global_batch(config.batch_size, replicas)
+    print(f"Data-parallel over {replicas} replicas: {config.batch_size // replicas} images each per step.")
+    return scope
+
+
+def _build_gan(config, scope):
+    """The seeded, compiled DCGAN, under the precision asked for, built in ``scope``."""
     keras.utils.set_random_seed(config.seed)
-    if config.precision != "float32":
-        keras.mixed_precision.set_global_policy(config.precision)
-    scope = contextlib.nullcontext()
-    if config.distribute:
-        scope, replicas = data_parallel()
-        check_global_batch(config.batch_size, replicas)
-        print(f"Data-parallel over {replicas} replicas: {config.batch_size // replicas} images each per step.")
-    with scope:
-        gan = DCGAN.from_shape(config.image_shape, config.latent_dim, config.width, config.kernel_size, config.seed)
-        gan.compile()
+    chosen, _, _ = formulation.resolve(config.formulation, config.kernel_size)
+    how = "auto: the measured choice for" if config.formulation == "auto" else "as asked, on"
+    print(f"Training in {config.precision}; strided layers computed the {chosen!r} way "
+          f"({how} {keras.backend.backend()} on {formulation.device_kind()}).")
+    # The layers keep the policy they were built with; the caller's global policy is left as it was.
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+        with scope:
+            gan = DCGAN.from_shape(config.image_shape, config.latent_dim, config.width, config.kernel_size,
+                                   config.seed, formulation=chosen)
+            gan.compile()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
     return gan
 
 
@@ -452,7 +474,7 @@ def _write_artefacts(config, paths, gan, sample_grid):
     frames = [sample_grid.frame_path(epoch) for epoch in range(config.epochs)]
     save_gif([frame for frame in frames if frame.exists()], paths.gif)
     plot_history(read_history_csv(paths.history), paths.curves)
-    gan.generator.save(paths.generator)
+    formulation.as_paper_layers(gan.generator).save(paths.generator)  # the literal layers: loads anywhere
     gan.save(paths.dcgan)
     written = {
         "final samples": frames[-1],

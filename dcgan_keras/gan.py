@@ -17,6 +17,7 @@ from keras import ops
 from dcgan_keras.compute import predict
 from dcgan_keras.data import TrainingBatches, check_unit_range
 from dcgan_keras.errors import UsageError
+from dcgan_keras.formulation import resolve
 from dcgan_keras.models import build_discriminator, build_generator
 
 PAPER_LEARNING_RATE = 2e-4
@@ -130,11 +131,18 @@ class DCGAN(keras.Model):
         self.built = True
 
     @classmethod
-    def from_shape(cls, image_shape, latent_dim=100, width=128, kernel_size=5, seed=None):
-        """Build the matching generator and discriminator for one image shape."""
-        generator = build_generator(latent_dim, image_shape, width, kernel_size, seed)
+    def from_shape(cls, image_shape, latent_dim=100, width=128, kernel_size=5, seed=None, formulation="auto"):
+        """Build the matching generator and discriminator for one image shape.
+
+        ``formulation`` picks how the paper's strided layers are computed, never
+        what they compute: "auto" (the fastest measured on this backend and
+        device), "paper", "subpixel" or "fast" (``dcgan_keras.formulation``).
+        The weights, and so the initial model for a seed, are the same in all.
+        """
+        _, upsampling, downsampling = resolve(formulation, kernel_size)
+        generator = build_generator(latent_dim, image_shape, width, kernel_size, seed, upsampling=upsampling)
         discriminator = build_discriminator(
-            image_shape, width, kernel_size, None if seed is None else seed + 1
+            image_shape, width, kernel_size, None if seed is None else seed + 1, downsampling=downsampling
         )
         return cls(generator, discriminator, seed=seed)
 
@@ -344,7 +352,12 @@ class DCGAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.real_score_tracker.update_state(ops.sigmoid(ops.cast(real_logits, "float32")))
         self.fake_score_tracker.update_state(ops.sigmoid(ops.cast(fake_logits, "float32")))
-        return {metric.name: metric.result() for metric in self.metrics}
+        logs = {metric.name: metric.result() for metric in self.metrics}
+        if _multi_worker_tensorflow():
+            # Keras averages multi-worker logs along axis 0, which a scalar lacks
+            # ("Invalid reduction dimension 0"); one-element vectors average to the same scalar.
+            logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
 
     def generate(self, num_images, seed=None, z=None, batch_size=256):
         """Sample images in [-1, 1] as numpy, with BatchNorm in inference mode.
@@ -400,6 +413,14 @@ class _OptimizerPair:
     @property
     def iterations(self):
         return self.g_optimizer.iterations
+
+
+def _multi_worker_tensorflow():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def _per_replica(loss):

@@ -69,6 +69,24 @@ def test_a_finished_run_trains_further_exactly_and_is_only_replaced_on_request(t
     assert not (tmp_path / "longer" / "samples" / "epoch_002.png").exists()
 
 
+def test_formulation_is_free_but_precision_defines_the_run(tmp_path, capsys):
+    import keras
+
+    output = tmp_path / "run"
+    quick = [*TINY, "--eval-every", "0", "--output", str(output)]
+    main(["train", "--epochs", "1", "--formulation", "fast", "--precision", "float32", *quick])
+    assert "strided layers computed the 'fast' way (as asked" in capsys.readouterr().out
+    saved = keras.models.load_model(output / "generator.keras")
+    assert {type(layer).__name__ for layer in saved.layers} >= {"Conv2DTranspose"}  # the plain layers, loads anywhere
+    assert not any(type(layer).__module__.startswith("dcgan_keras") for layer in saved.layers)
+    assert keras.mixed_precision.global_policy().name == "float32"  # the caller's policy is left alone
+    # Same weights, same function: another formulation may train the run further ...
+    main(["train", "--epochs", "2", "--formulation", "paper", "--precision", "float32", *quick])
+    # ... but another precision would change its trajectory, so it is refused in one line.
+    line = _usage_error(["train", "--epochs", "3", "--precision", "mixed_bfloat16", *quick], capsys)
+    assert "--precision float32; this command asks for --precision mixed_bfloat16" in line
+
+
 def test_no_resume_discards_an_interrupted_run(tmp_path, capsys):
     output = tmp_path / "run"
     main(["train", "--epochs", "1", "--output", str(output), *TINY, "--eval-every", "0"])

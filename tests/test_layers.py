@@ -80,3 +80,72 @@ def test_space_to_depth_discriminator_is_the_same_function():
     folded.set_weights(strided.get_weights())
     images = np.random.default_rng(1).uniform(-1, 1, (3, 28, 28, 1)).astype("float32")
     np.testing.assert_allclose(ops.convert_to_numpy(folded(images)), ops.convert_to_numpy(strided(images)), atol=1e-5)
+
+
+# The formulations (dcgan_keras/formulation.py): one model, computed three ways.
+@pytest.mark.parametrize("name", ["subpixel", "fast"])
+def test_formulations_are_the_same_dcgan_to_the_gradient(name):
+    from dcgan_keras import DCGAN, discriminator_loss, generator_loss
+    from dcgan_keras.compute import weight_gradients
+
+    paper = DCGAN.from_shape((28, 28, 1), latent_dim=8, width=4, seed=0, formulation="paper")
+    other = DCGAN.from_shape((28, 28, 1), latent_dim=8, width=4, seed=0, formulation=name)
+    for ours, theirs in zip(other.get_weights(), paper.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)  # the same seed draws the same initial model
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4, 8)).astype("float32")
+    real = rng.uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+
+    def d_loss(logits):
+        return discriminator_loss(logits[:4], logits[4:])
+
+    results = {}
+    for key, gan in (("paper", paper), (name, other)):
+        fake = ops.convert_to_numpy(gan.generator(z, training=True))
+        results[key] = {
+            "fake": fake,
+            "g": weight_gradients(gan.generator, lambda images, d=gan.discriminator: generator_loss(d(images)), z),
+            "d": weight_gradients(gan.discriminator, d_loss, np.concatenate([real, fake])),
+        }
+    np.testing.assert_allclose(results[name]["fake"], results["paper"]["fake"], atol=1e-5)
+    for part in ("g", "d"):
+        assert list(results[name][part]) == list(results["paper"][part])
+        for path, grad in results["paper"][part].items():
+            expected = ops.convert_to_numpy(grad)
+            scale = np.abs(expected).max() + 1e-12  # relative to the largest gradient of the weight
+            np.testing.assert_allclose(ops.convert_to_numpy(results[name][part][path]) / scale, expected / scale,
+                                       atol=1e-4, err_msg=f"{name} {part} {path}")
+
+
+def test_saved_generators_hold_the_papers_plain_layers(tmp_path):
+    from dcgan_keras import as_paper_layers, build_discriminator, build_generator
+
+    fast = build_generator(16, (28, 28, 1), width=8, seed=0, upsampling="subpixel")
+    plain = as_paper_layers(fast)
+    kinds = {type(layer) for layer in plain.layers}
+    assert keras.layers.Conv2DTranspose in kinds and SubPixelConv2DTranspose not in kinds
+    z = np.random.default_rng(0).standard_normal((3, 16)).astype("float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(plain(z)), ops.convert_to_numpy(fast(z)), atol=1e-5)
+    folded = build_discriminator((28, 28, 1), width=8, seed=0, downsampling="space_to_depth")
+    assert keras.layers.Conv2D in {type(layer) for layer in as_paper_layers(folded).layers}
+    paper = build_generator(16, (28, 28, 1), width=8, seed=0)
+    assert as_paper_layers(paper) is paper  # nothing to replace
+
+
+def test_auto_follows_the_measured_table(monkeypatch):
+    from dcgan_keras import formulation
+    from dcgan_keras.errors import UsageError
+
+    backend = keras.backend.backend()
+    for device in ("cpu", "gpu"):
+        monkeypatch.setattr(formulation, "device_kind", lambda device=device: device)
+        for kernel in (4, 5):
+            name, upsampling, downsampling = formulation.resolve("auto", kernel)
+            assert name == formulation.MEASURED.get((backend, device, kernel), "paper")
+            assert (upsampling, downsampling) == formulation.FORMULATIONS[name]
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    monkeypatch.setattr(formulation, "device_kind", lambda: "gpu")
+    assert formulation.resolve("auto", 5)[0] == "fast"  # the H200 measurement: 2.3x the literal layers
+    assert formulation.resolve("paper", 5)[1:] == ("transposed", "strided")
+    with pytest.raises(UsageError, match="formulation must be one of auto, paper"):
+        formulation.resolve("fastest")
