@@ -29,6 +29,7 @@ torch and to the best PyTorch variant of the same (layout, batch, precision) cel
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -149,6 +150,12 @@ def measure_torch(layout_name, batch, precision, seconds, variant="torch"):
     return steps * batch / elapsed, None
 
 
+@functools.cache
+def layout_gflop(layout_name):
+    """The FLOPs the PyTorch rows are credited with: the same layout's, counted on the Keras model."""
+    return gflop_per_image(build_gan(LAYOUTS[layout_name]))
+
+
 def torch_variants():
     import torch_reference
 
@@ -221,13 +228,13 @@ def main(argv=None):
                         rate, gflop = measure_keras(layout, batch, precision, args.seconds, impl)
                     elif impl.startswith("torch"):
                         rate, why = measure_torch(layout, batch, precision, args.seconds, impl)
-                        gflop = gflop_per_image(build_gan(LAYOUTS[layout]))
+                        gflop = layout_gflop(layout)
                     else:
                         continue
                     emit(layout=layout, batch=batch, precision=precision, impl=impl,
                          img_per_s=None if rate is None else round(rate, 1),
                          tflops=None if rate is None else round(rate * gflop / 1e3, 3),
-                         **({"skipped": why} if rate is None and impl.startswith("torch") else {}))  # fmt: skip
+                         **({} if rate is not None else {"skipped": why}))  # fmt: skip
         if "fit" in impls:
             batch = batches[0]
             default = default_precision()  # the default run's, as train would pick it here

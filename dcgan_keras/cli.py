@@ -108,7 +108,7 @@ def _train_parser(subparsers):
                         help="auto: mixed_bfloat16 on a CPU with native bf16 under TensorFlow, else float32 "
                              "(see dcgan_keras/precision.py)")
     parser.add_argument("--formulation", default="auto", choices=formulation.CHOICES,
-                        help="how the strided layers are computed, never what: auto picks the fastest measured "
+                        help="how the strided layers are computed, never what: auto picks from the measurements "
                              "for this backend and device (see dcgan_keras/formulation.py)")
     parser.add_argument("--distribute", action="store_true",
                         help="data-parallel over every local GPU (TensorFlow: MirroredStrategy; "

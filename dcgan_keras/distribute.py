@@ -89,6 +89,7 @@ def process_slice(batch_size):
         return slice(0, batch_size)
     import jax
 
+    check_global_batch(batch_size, jax.process_count())
     share = batch_size // jax.process_count()
     return slice(jax.process_index() * share, (jax.process_index() + 1) * share)
 

@@ -135,8 +135,8 @@ class DCGAN(keras.Model):
         """Build the matching generator and discriminator for one image shape.
 
         ``formulation`` picks how the paper's strided layers are computed, never
-        what they compute: "auto" (the fastest measured on this backend and
-        device), "paper", "subpixel" or "fast" (``dcgan_keras.formulation``).
+        what they compute: "auto" (the measured choice for this backend, device
+        and kernel), "paper", "subpixel" or "fast" (``dcgan_keras.formulation``).
         The weights, and so the initial model for a seed, are the same in all.
         """
         _, upsampling, downsampling = resolve(formulation, kernel_size)

@@ -1,9 +1,11 @@
 """The training precision ``train`` uses unless told: bf16 where it was measured to pay.
 
 On a CPU with native bf16 arithmetic (AVX512_BF16 or AMX), TensorFlow's oneDNN
-kernels train the MNIST layout about 1.7x faster under ``mixed_bfloat16``
-than in float32, and FID at equal epochs did not get worse (README,
-"Measured"). Everywhere else (other CPUs, other backends, GPUs, whose sample
+kernels train the MNIST layout 1.2x to 1.7x faster under ``mixed_bfloat16``
+than in float32 (the 2-core machine varies from run to run), and the default
+run's FID at equal epochs did not get worse over 3 seeds (README, "Measured";
+benchmarks/default_run.py). The emoji run's quality in bf16 is not measured
+yet. Everywhere else (other CPUs, other backends, GPUs, whose sample
 quality under bf16 this project has not measured) the default stays float32.
 ``train --precision`` forces either.
 """
