@@ -57,8 +57,13 @@ print(json.dumps({"history": {k: v[-1] for k, v in history.items()}, "weights": 
 """
 
 
+def _environment(backend):
+    """A subprocess's environment: this backend, CPUs only."""
+    return {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+
+
 def _train(backend, replicas):
-    env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+    env = _environment(backend)
     if backend == "jax":
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={replicas}"
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(replicas), "devices"], capture_output=True, text=True,
@@ -79,7 +84,7 @@ def _free_ports(count):
 
 def _worker_environments(backend, workers):
     """One environment per process: TF_CONFIG for TensorFlow, a coordinator address for JAX."""
-    base = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+    base = _environment(backend)
     ports = _free_ports(workers)
     cluster = {"worker": [f"localhost:{port}" for port in ports]}
     if backend == "tensorflow":
@@ -152,7 +157,7 @@ main(sys.argv[1:])
 def test_cli_distribute_on_two_logical_devices(tmp_path):
     args = ["train", "--distribute", "--epochs", "1", "--width", "4", "--latent-dim", "8",
             "--batch-size", "500", "--verbose", "0", "--output", str(tmp_path)]  # fmt: skip
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
+    env = _environment("tensorflow")
     result = subprocess.run([sys.executable, "-c", CLI_SCRIPT, *args], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 replicas: 250 images each" in result.stdout
