@@ -7,4 +7,4 @@ export PYTHONPATH="/tmp/site:$PWD" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 # JAX would otherwise reserve 75% of the GPU up front and starve the PyTorch loop.
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
 OUT="${OUT:-/tmp}"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu_device.txt"
+command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu_device.txt"

@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import dcgan_keras  # noqa: E402  (first: imports TensorFlow quietly when it is the backend)
 import keras  # noqa: E402
+from dcgan_keras.devices import device_name  # noqa: E402
 from dcgan_keras.precision import default_precision  # noqa: E402
 
 LAYOUTS = {
@@ -176,22 +177,6 @@ def measure_fit(layout_name, batch, epochs_steps, pipeline, precision):
     started = time.perf_counter()
     gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
     return steps * batch / (time.perf_counter() - started)
-
-
-def device_name():
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return str(jax.devices()[0].device_kind)
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name()
-    except ImportError:
-        pass
-    return "cpu"
 
 
 def main(argv=None):

@@ -25,6 +25,7 @@ move between formulations by position (``get_weights``/``set_weights``); a
 import keras
 from keras import layers
 
+from dcgan_keras.devices import device_kind
 from dcgan_keras.errors import UsageError
 from dcgan_keras.layers import SpaceToDepthConv2D, SubPixelConv2DTranspose
 
@@ -60,26 +61,6 @@ MEASURED = {
     # At batch 128: float32 20,162 / 34,978 / 28,702, bf16 43,792 / 47,102 / 40,440.
     ("jax", "gpu", 4): "subpixel",
 }
-
-
-def device_kind():
-    """"gpu", "tpu" or "cpu": where the current Keras backend runs its computations."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return jax.devices()[0].platform
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        # Physical, not logical, devices: listing those would start TensorFlow's runtime, after
-        # which a MultiWorkerMirroredStrategy can no longer be created.
-        return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
-    if backend == "torch":
-        import torch
-
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    return "cpu"
 
 
 def resolve(name="auto", kernel_size=5):

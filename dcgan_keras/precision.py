@@ -12,7 +12,7 @@ quality under bf16 this project has not measured) the default stays float32.
 
 import keras
 
-from dcgan_keras.formulation import device_kind
+from dcgan_keras.devices import device_kind
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CHOICES = ("auto", *PRECISIONS)

@@ -1,7 +1,8 @@
 """Trained DCGANs cached on disk, so a notebook or an experiment trains each run once.
 
-A run is named by the caller and keyed by its number of steps, batch size
-and seed; notebooks 01 and 05 and ``python -m dcgan_keras.chapters.experiments``
+A run is named by the caller and keyed by its number of steps, batch size,
+seed and Keras backend (one seed draws different initial weights on each
+backend, so a JAX notebook never reads a TensorFlow run as its own); notebooks 01 and 05 and ``python -m dcgan_keras.chapters.experiments``
 share the cache. It lives in ``runs/`` under the package's cache folder
 (``~/.cache/dcgan_keras``, or ``$DCGAN_KERAS_CACHE``); delete it to retrain everything.
 Its folder carries ``TRAINING_VERSION``, so runs made by older training code are
@@ -21,8 +22,8 @@ CACHE = CACHE_DIR / f"runs-v{TRAINING_VERSION}"
 
 
 def run_folder(name, steps, batch_size=64, seed=0):
-    """Where ``cached_fit`` keeps a run."""
-    return CACHE / f"{name}-{steps}steps-b{batch_size}-s{seed}"
+    """Where ``cached_fit`` keeps a run trained under the current Keras backend."""
+    return CACHE / f"{name}-{steps}steps-b{batch_size}-s{seed}-{keras.backend.backend()}"
 
 
 def cached_fit(name, build_gan, images, steps, batch_size=64, seed=0, chunk=None, callbacks=()):

@@ -85,7 +85,9 @@ def class_gradients(classifier, images, labels):
     ``classifier`` outputs class probabilities (for example ``MnistEvaluator().model``'s second output).
     """
     onehot = np.eye(classifier.output_shape[-1], dtype="float32")[np.asarray(labels)]
-    return gradients(lambda x: ops.sum(ops.log(classifier(x, training=False) + 1e-7) * onehot), images)
+    # ops.multiply, not "*": a PyTorch tensor times a numpy array is left to numpy, which
+    # refuses a tensor that carries a gradient.
+    return gradients(lambda x: ops.sum(ops.multiply(ops.log(classifier(x, training=False) + 1e-7), onehot)), images)
 
 
 def border_shares(maps, width=4):

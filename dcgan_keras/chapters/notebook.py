@@ -1,4 +1,4 @@
-"""Support for the chapter notebooks: the fast switch, the repository's assets, clean commits.
+"""Support for the chapter notebooks: the fast switch, the repository's assets, running them, clean commits.
 
 Every notebook's first code cell does ``from dcgan_keras.chapters.notebook import FAST, pick``.
 ``DCGAN_FAST=1`` (set by CI) makes ``pick(fast=..., full=...)`` return the
@@ -8,15 +8,27 @@ without it the notebook runs the real experiment.
 ``python -m dcgan_keras.chapters.notebook clean notebooks/*.ipynb`` strips
 volatile metadata before a commit; ``tests/chapters/test_notebooks.py`` checks
 that it was run.
+
+``python -m dcgan_keras.chapters.notebook execute --backend jax --out DIR notebooks/*.ipynb``
+runs notebooks in fresh kernels under any Keras backend (fast mode unless ``--full``)
+and writes them, executed and cleaned, to DIR: the torch run of the README, the
+GPU script (``notebooks/run_on_gpu.sh``) and the cross-backend tests use it.
 """
 
 import argparse
 import json
 import os
 import pathlib
+import sys
+import time
+from datetime import datetime
 
 import keras
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
+from dcgan_keras import devices
 from dcgan_keras.errors import UsageError
 
 FAST = os.environ.get("DCGAN_FAST", "0") not in ("", "0", "false", "False")
@@ -30,6 +42,11 @@ SHIPPED_GENERATOR_COMMAND = (
 def pick(fast, full):
     """The fast-mode value under DCGAN_FAST=1, the real one otherwise."""
     return fast if FAST else full
+
+
+def runtime_banner():
+    """The first line every notebook prints: what made its outputs, and how to change the backend."""
+    return f"{devices.describe()}. To switch, set KERAS_BACKEND=tensorflow, jax or torch before starting Jupyter."
 
 
 def find_assets():
@@ -66,6 +83,11 @@ def load_shipped_generator():
 # --- keeping committed notebooks clean -------------------------------------
 
 KEPT_METADATA = {"kernelspec", "language_info"}
+# Cell tags are kept: "agreement" marks a cell whose printed numbers must agree across
+# backends (tests/chapters/test_notebook_backends.py runs those cells on all three).
+KEPT_CELL_METADATA = {"tags"}
+AGREEMENT_TAG = "agreement"
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def clean_notebook(path):
@@ -76,7 +98,7 @@ def clean_notebook(path):
     notebook["metadata"].get("language_info", {}).pop("version", None)
     count = 0
     for cell in notebook["cells"]:
-        cell["metadata"] = {}
+        cell["metadata"] = {key: value for key, value in cell.get("metadata", {}).items() if key in KEPT_CELL_METADATA}
         cell.pop("id", None)
         if cell["cell_type"] != "code":
             continue
@@ -104,8 +126,9 @@ def notebook_problems(path, max_bytes=3_000_000):
     if counts != list(range(1, len(counts) + 1)):
         problems.append(f"execution counts {counts} are not 1..n (run it top to bottom, then clean)")
     for index, cell in enumerate(notebook["cells"]):
-        if cell.get("metadata"):
-            problems.append(f"cell {index} has metadata {sorted(cell['metadata'])}")
+        extra = set(cell.get("metadata", {})) - KEPT_CELL_METADATA
+        if extra:
+            problems.append(f"cell {index} has metadata {sorted(extra)}")
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 problems.append(f"cell {index} output is an error ({output.get('ename')})")
@@ -117,11 +140,88 @@ def notebook_problems(path, max_bytes=3_000_000):
     return problems
 
 
+# --- running notebooks under any backend ----------------------------------
+
+
+def execute(path, backend, fast=True, tag=None, timeout=3000):
+    """``path`` run in a fresh kernel under ``backend``: the executed notebook (an nbformat node).
+
+    The kernel inherits this process's environment plus ``KERAS_BACKEND`` and
+    ``DCGAN_FAST``, and starts in the notebook's folder, as Jupyter would.
+    ``tag``: run only the first code cell (the imports) and the code cells
+    carrying that tag. A failing cell raises ``nbclient``'s ``CellExecutionError``.
+    """
+
+    if backend not in BACKENDS:
+        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
+    path = pathlib.Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    if tag:
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        notebook.cells = code[:1] + [cell for cell in code[1:] if tag in cell.metadata.get("tags", [])]
+    environment = {**os.environ, "KERAS_BACKEND": backend, "DCGAN_FAST": "1" if fast else "0"}
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.resolve().parent)}})
+    client.execute(env=environment)
+    return notebook
+
+
+def execute_to(paths, out, backend, fast=True):
+    """Run each notebook (``execute``), write it cleaned to ``out``; ``{name: seconds}``, or None for a failure."""
+
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    times = {}
+    for path in map(pathlib.Path, paths):
+        started = time.perf_counter()
+        target = out / path.name
+        if target.resolve() == path.resolve():
+            raise UsageError(f"--out {out} holds {path.name} itself: pick another folder (committed outputs are kept).")
+        try:
+            notebook = execute(path, backend, fast)
+        except CellExecutionError as error:
+            # One line; the whole cell and its traceback are in str(error), for a debugger.
+            print(f"{path.name}: failed under {backend}: {error.ename}: {error.evalue}", file=sys.stderr)
+            times[path.name] = None
+            continue
+        times[path.name] = time.perf_counter() - started
+        partial = target.with_suffix(".ipynb.partial")
+        nbformat.write(notebook, partial)
+        clean_notebook(partial)
+        partial.replace(target)  # atomic: a half-written notebook never takes the name
+        print(f"{path.name}: {times[path.name] / 60:.1f} min under {backend} ({'fast' if fast else 'full'} mode)"
+              f" -> {target}; slowest cells: {slowest_cells(notebook)}", flush=True)
+    return times
+
+
+def slowest_cells(notebook, count=3):
+    """"cell 28 41 s, ..." from the timings nbclient records in an executed notebook's cell metadata."""
+    durations = []
+    for index, cell in enumerate(notebook.cells):
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            start, end = (datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+                          for key in ("iopub.execute_input", "shell.execute_reply"))
+            durations.append(((end - start).total_seconds(), index))
+    return ", ".join(f"cell {index} {seconds:.0f} s" for seconds, index in sorted(durations, reverse=True)[:count])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.notebook")
-    parser.add_argument("action", choices=["clean", "check"])
+    parser.add_argument("action", choices=["clean", "check", "execute"])
     parser.add_argument("paths", nargs="+", type=pathlib.Path)
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"), help="execute: the Keras backend")
+    parser.add_argument("--full", action="store_true", help="execute: the real experiment (default: DCGAN_FAST=1)")
+    parser.add_argument("--out", type=pathlib.Path, help="execute: where the executed notebooks go (never in place)")
     args = parser.parse_args(argv)
+    if args.action == "execute":
+        if args.out is None:
+            parser.error("execute needs --out DIR (it never overwrites the notebooks it runs)")
+        try:
+            times = execute_to(args.paths, args.out, args.backend, fast=not args.full)
+        except UsageError as error:
+            raise SystemExit(f"error: {error}")
+        raise SystemExit(1 if None in times.values() else 0)
     failed = False
     for path in args.paths:
         if args.action == "clean":

@@ -1,6 +1,7 @@
 """Cached runs train once, then load; the cache does not depend on the fast switch."""
 
 import dcgan_keras
+import keras
 from dcgan_keras.chapters import cached_runs
 
 
@@ -24,5 +25,5 @@ def test_cached_fit_trains_once_then_loads(tmp_path, monkeypatch, mnist_images):
 def test_the_run_folder_names_the_run_not_the_mode(monkeypatch):
     # DCGAN_FAST changes the notebooks' step counts, never where a run of given steps is kept.
     folder = cached_runs.run_folder("x", 30, 64, 0)
-    assert folder.name == "x-30steps-b64-s0"
+    assert folder.name == f"x-30steps-b64-s0-{keras.backend.backend()}"
     assert "fast" not in folder.name and "full" not in folder.name

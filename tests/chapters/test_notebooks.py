@@ -61,3 +61,39 @@ def test_assets_come_from_the_environment_or_the_checkout(tmp_path, monkeypatch)
     monkeypatch.setattr(notebook, "ASSETS", tmp_path)
     with pytest.raises(UsageError, match="DCGAN_ASSETS"):
         notebook.load_shipped_generator()
+
+
+def _notebook(path, *cells):
+    """A notebook of code cells; a cell given as (source, tag) carries that tag."""
+    def cell(source):
+        source, tags = (source, []) if isinstance(source, str) else (source[0], [source[1]])
+        return {"cell_type": "code", "execution_count": None, "metadata": {"tags": tags} if tags else {},
+                "outputs": [], "source": source}
+
+    notebook = {"cells": [cell(source) for source in cells], "metadata": {"kernelspec": {"name": "python3"}},
+                "nbformat": 4, "nbformat_minor": 4}
+    path.write_text(json.dumps(notebook))
+    return path
+
+
+@pytest.mark.slow
+def test_execute_runs_under_the_backend_asked_for_and_never_in_place(tmp_path, capsys):
+    from dcgan_keras.chapters.notebook import AGREEMENT_TAG, execute, execute_to
+    from dcgan_keras.errors import UsageError
+
+    path = _notebook(tmp_path / "n.ipynb", "import keras\nprint(keras.backend.backend())",
+                     ("print(6 * 7)", AGREEMENT_TAG), "print('untagged')")
+    tagged = execute(path, "jax", tag=AGREEMENT_TAG)
+    assert [cell.outputs[0]["text"] for cell in tagged.cells] == ["jax\n", "42\n"]  # first cell + tagged ones
+
+    times = execute_to([path], tmp_path / "out", "torch")
+    assert times["n.ipynb"] > 0 and notebook_problems(tmp_path / "out" / "n.ipynb") == []
+    ran = json.loads((tmp_path / "out" / "n.ipynb").read_text())
+    assert ran["cells"][0]["outputs"][0]["text"] == ["torch\n"] and ran["cells"][1]["metadata"] == {"tags": [AGREEMENT_TAG]}
+    with pytest.raises(UsageError, match="pick another folder"):
+        execute_to([path], tmp_path, "jax")
+
+    broken = _notebook(tmp_path / "broken.ipynb", "1 / 0")
+    assert execute_to([broken], tmp_path / "out", "jax") == {"broken.ipynb": None}
+    assert capsys.readouterr().err.strip().endswith("ZeroDivisionError: division by zero")
+    assert not (tmp_path / "out" / "broken.ipynb").exists()
