@@ -149,9 +149,9 @@ def execute(path, backend, fast=True, tag=None, timeout=3000):
     The kernel inherits this process's environment plus ``KERAS_BACKEND`` and
     ``DCGAN_FAST``, and starts in the notebook's folder, as Jupyter would.
     ``tag``: run only the first code cell (the imports) and the code cells
-    carrying that tag. A failing cell raises ``nbclient``'s ``CellExecutionError``.
+    carrying that tag. A failing cell raises ``nbclient``'s ``CellExecutionError``,
+    with the notebook as far as it ran in its ``notebook`` attribute.
     """
-
     if backend not in BACKENDS:
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
     path = pathlib.Path(path)
@@ -162,13 +162,19 @@ def execute(path, backend, fast=True, tag=None, timeout=3000):
     environment = {**os.environ, "KERAS_BACKEND": backend, "DCGAN_FAST": "1" if fast else "0"}
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.resolve().parent)}})
-    client.execute(env=environment)
+    try:
+        client.execute(env=environment)
+    except CellExecutionError as error:
+        error.notebook = notebook
+        raise
     return notebook
 
 
 def execute_to(paths, out, backend, fast=True):
-    """Run each notebook (``execute``), write it cleaned to ``out``; ``{name: seconds}``, or None for a failure."""
+    """Run each notebook (``execute``), write it cleaned to ``out``; ``{name: seconds}``, or None for a failure.
 
+    A notebook that fails is written as ``NAME.failed.ipynb``, with its outputs up to the error.
+    """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     times = {}
@@ -180,8 +186,10 @@ def execute_to(paths, out, backend, fast=True):
         try:
             notebook = execute(path, backend, fast)
         except CellExecutionError as error:
-            # One line; the whole cell and its traceback are in str(error), for a debugger.
-            print(f"{path.name}: failed under {backend}: {error.ename}: {error.evalue}", file=sys.stderr)
+            failed = out / f"{path.stem}.failed.ipynb"
+            nbformat.write(error.notebook, failed)
+            print(f"{path.name}: failed under {backend}: {error.ename}: {error.evalue} (the traceback is in {failed})",
+                  file=sys.stderr)
             times[path.name] = None
             continue
         times[path.name] = time.perf_counter() - started

@@ -95,5 +95,7 @@ def test_execute_runs_under_the_backend_asked_for_and_never_in_place(tmp_path, c
 
     broken = _notebook(tmp_path / "broken.ipynb", "1 / 0")
     assert execute_to([broken], tmp_path / "out", "jax") == {"broken.ipynb": None}
-    assert capsys.readouterr().err.strip().endswith("ZeroDivisionError: division by zero")
+    assert "failed under jax: ZeroDivisionError: division by zero" in capsys.readouterr().err
     assert not (tmp_path / "out" / "broken.ipynb").exists()
+    kept = json.loads((tmp_path / "out" / "broken.failed.ipynb").read_text())  # for the traceback
+    assert kept["cells"][0]["outputs"][0]["ename"] == "ZeroDivisionError"
