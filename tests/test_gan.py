@@ -170,7 +170,8 @@ def test_a_few_steps_on_the_emoji_move_samples_toward_their_colours():
     gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5))
     z = latent_noise(256, 16, seed=0)
     before = generate_images(gan.generator, z)
-    gan.fit(make_dataset(images, 64, seed=0), epochs=1, steps_per_epoch=60, verbose=0)
+    # 120 steps: at 60 the margin was thin, and on an Intel Xeon under PyTorch too thin.
+    gan.fit(make_dataset(images, 64, seed=0), epochs=1, steps_per_epoch=120, verbose=0)
     after = generate_images(gan.generator, z)
     # At initialisation tanh(small) is mid-grey (mean 0); the emoji are mostly white (mean 0.52).
     assert colour_histogram_distance(after, images) < colour_histogram_distance(before, images) - 0.05
