@@ -21,7 +21,7 @@ import zipfile
 import keras
 import numpy as np
 
-from dcgan_keras import data, feature_nets, formulation, precision
+from dcgan_keras import data, devices, feature_nets, formulation, precision
 from dcgan_keras import evaluate as scoring
 from dcgan_keras.callbacks import HistoryCSV, QualityCheckpoint, SampleGrid
 from dcgan_keras.distribute import check_global_batch, data_parallel
@@ -444,7 +444,7 @@ def _build_gan(config, scope):
     chosen, _, _ = formulation.resolve(config.formulation, config.kernel_size)
     how = "auto: the measured choice for" if config.formulation == "auto" else "as asked, on"
     print(f"Training in {config.precision}; strided layers computed the {chosen!r} way "
-          f"({how} {keras.backend.backend()} on {formulation.device_kind()}).")
+          f"({how} {keras.backend.backend()} on {devices.device_kind()}).")
     # The layers keep the policy they were built with; the caller's global policy is left as it was.
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)

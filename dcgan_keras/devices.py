@@ -1,8 +1,8 @@
 """What the current Keras backend computes on, in words a reader or a table can use.
 
 ``device_kind`` drives choices (``formulation.resolve``, ``precision.default_precision``);
-``describe`` is the line every notebook prints first and every benchmark row
-carries, so a committed output says which machine and backend made it.
+``describe`` is the line every notebook prints first, and ``device_name`` fills the
+benchmarks' device column, so a committed output says which machine and backend made it.
 TensorFlow, JAX and PyTorch are each imported only when they are the backend.
 """
 
@@ -31,13 +31,18 @@ def device_kind():
     return "cpu"
 
 
-def cpu_model(cpuinfo="/proc/cpuinfo"):
-    """The CPU's model name (Linux), or "CPU" where it cannot tell."""
+def cpuinfo_field(name, cpuinfo="/proc/cpuinfo"):
+    """The first ``name : value`` of /proc/cpuinfo, as a string; None where it cannot tell (not Linux)."""
     try:
         with open(cpuinfo) as file:
-            return next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), "CPU")
+            return next((line.split(":", 1)[1].strip() for line in file if line.startswith(name)), None)
     except OSError:
-        return "CPU"
+        return None
+
+
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name (Linux), or "CPU" where it cannot tell."""
+    return cpuinfo_field("model name", cpuinfo) or "CPU"
 
 
 def device_name():

@@ -12,7 +12,7 @@ quality under bf16 this project has not measured) the default stays float32.
 
 import keras
 
-from dcgan_keras.devices import device_kind
+from dcgan_keras.devices import cpuinfo_field, device_kind
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CHOICES = ("auto", *PRECISIONS)
@@ -22,11 +22,7 @@ NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 def native_bf16(cpuinfo="/proc/cpuinfo"):
     """Whether this CPU computes bf16 natively (Linux; False where it cannot tell)."""
-    try:
-        with open(cpuinfo) as file:
-            flags = next((line.split(":", 1)[1].split() for line in file if line.startswith("flags")), [])
-    except OSError:
-        return False
+    flags = (cpuinfo_field("flags", cpuinfo) or "").split()
     return any(flag in flags for flag in NATIVE_BF16_FLAGS)
 
 

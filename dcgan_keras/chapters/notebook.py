@@ -11,7 +11,7 @@ that it was run.
 
 ``python -m dcgan_keras.chapters.notebook execute --backend jax --out DIR notebooks/*.ipynb``
 runs notebooks in fresh kernels under any Keras backend (fast mode unless ``--full``)
-and writes them, executed and cleaned, to DIR: the torch run of the README, the
+and writes them, executed and cleaned, to DIR: the PyTorch run in notebooks/README.md, the
 GPU script (``notebooks/run_on_gpu.sh``) and the cross-backend tests use it.
 """
 
