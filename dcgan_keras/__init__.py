@@ -27,11 +27,13 @@ from dcgan_keras.data import (
     load_embedded_mnist,
     load_images,
     make_dataset,
+    open_images,
     to_uint8,
     to_unit_range,
 )
 from dcgan_keras.distribute import data_parallel, process_slice
 from dcgan_keras.errors import UsageError
+from dcgan_keras.image_cache import ImageCache
 from dcgan_keras.evaluate import EmojiEvaluator, InceptionEvaluator, MnistEvaluator
 from dcgan_keras.formulation import as_paper_layers
 from dcgan_keras.gan import (
@@ -71,7 +73,7 @@ __all__ = [
     "DCGAN", "discriminator_loss", "generator_loss", "paper_optimizer", "latent_noise", "interpolate",
     "generate_images",
     # data (data.py)
-    "load_images", "load_embedded_mnist", "load_embedded_emoji", "make_dataset", "TrainingBatches", "to_unit_range",
+    "load_images", "open_images", "ImageCache", "load_embedded_mnist", "load_embedded_emoji", "make_dataset", "TrainingBatches", "to_unit_range",
     "to_uint8", "DatasetUnavailableError",
     # training callbacks (callbacks.py), exact resume (resume.py), more than one device (distribute.py)
     "SampleGrid", "HistoryCSV", "QualityCheckpoint", "fit_resumably", "TrainingDiverged", "data_parallel",

@@ -28,6 +28,7 @@ from dcgan_keras.distribute import check_global_batch, data_parallel
 from dcgan_keras.errors import UsageError
 from dcgan_keras.files import folder_lock, write_text_atomically
 from dcgan_keras.gan import DCGAN, generate_images, interpolate, latent_noise
+from dcgan_keras.image_cache import ImageCache
 from dcgan_keras.models import num_stages
 from dcgan_keras.plotting import (
     image_grid,
@@ -425,7 +426,11 @@ def _check_writable_folder(folder, option="--output"):
 
 def _load_training_images(config):
     print(f"Loading {config.image_dir or config.dataset} at {config.image_size}x{config.image_size}x{config.channels} ...")
-    return data.load_images(config.dataset, config.image_size, config.channels, config.image_dir)
+    images = data.open_images(config.dataset, config.image_size, config.channels, config.image_dir)
+    if isinstance(images, ImageCache):  # read a batch at a time: memory does not grow with the dataset
+        print(f"Streaming {len(images)} images from the cache {images.path} "
+              f"({images.path.stat().st_size / 2**20:.0f} MB; delete it to decode the source again).")
+    return images
 
 
 def _data_parallel(config):
@@ -509,8 +514,8 @@ def _evaluator(features, num_images, image_shape=None, dataset=data.EMBEDDED, im
         return scoring.offline_evaluator(features)
     if images is None:
         size, _, channels = image_shape
-        images = data.load_images(dataset, size, channels, image_dir)
-    reference = images[np.random.default_rng(0).permutation(len(images))[:num_images]]
+        images = data.open_images(dataset, size, channels, image_dir)
+    reference = data.as_unit_range(images[np.random.default_rng(0).permutation(len(images))[:num_images]])
     return scoring.InceptionEvaluator(reference)
 
 

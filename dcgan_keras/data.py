@@ -5,12 +5,19 @@ squashed), resized, in grayscale or RGB, as float32 scaled to [-1, 1], the
 range of the generator's tanh. ``make_dataset`` turns them into a stream of
 shuffled batches for ``DCGAN.fit()`` whose order depends on nothing but the
 seed and the step, on every backend.
+
+Folders and tensorflow-datasets splits can be far larger than memory (CelebA,
+LSUN). ``open_images`` decodes them once, in parallel, into an on-disk uint8
+cache (``dcgan_keras.image_cache``) and returns it; the stream then reads one
+batch at a time from it. The embedded datasets are small and stay in memory.
 """
 
+import concurrent.futures
 import copy
 import gzip
 import hashlib
 import io
+import os
 import pathlib
 
 import keras
@@ -18,6 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dcgan_keras.errors import UsageError
+from dcgan_keras.image_cache import ImageCache, cache_path, open_cache, write_cache
 
 EMBEDDED = "mnist-embedded"
 MNIST_DIR = pathlib.Path(__file__).parent / "mnist"
@@ -38,6 +46,8 @@ EMOJI_FILE = ("images.npz", "8166e7accf54828f6fb05bdd621a1e984cb5b1b009951f3daf2
 # The embedded datasets and their native (size, channels): the CLI's defaults for them.
 EMBEDDED_SHAPES = {EMBEDDED: (28, 1), EMOJI: (64, 3)}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+# Images decoded per round of the thread pool: bounds what a cache build holds in memory.
+DECODE_CHUNK = 512
 
 
 class DatasetUnavailableError(UsageError):
@@ -166,10 +176,19 @@ def _fit_all(images, image_size, channels):
 
 
 def load_folder(directory, image_size=64, channels=3):
-    """Every image file under ``directory`` (nested folders too) as uint8.
+    """Every image file under ``directory`` (nested folders too) as uint8, in memory.
 
     Unreadable files raise an error naming the file; so does a folder with no
-    images in it.
+    images in it. For folders larger than memory use ``open_images``.
+    """
+    return folder_cache(directory, image_size, channels)[:]
+
+
+def folder_cache(directory, image_size=64, channels=3, verbose=True):
+    """The ``ImageCache`` of a folder's images, decoded (in parallel, once) if it is not on disk yet.
+
+    Its key is every file's relative path, size and modification time: add,
+    remove or edit an image and the next call decodes the folder again.
     """
     directory = pathlib.Path(directory)
     if not directory.is_dir():
@@ -184,7 +203,46 @@ def load_folder(directory, image_size=64, channels=3):
             f"No images found under {directory}. Expected files ending in "
             f"{', '.join(sorted(IMAGE_SUFFIXES))}, directly or in sub-folders."
         )
-    return np.stack([fit_image(_read_image(path), image_size, channels) for path in paths])
+    label, key = _folder_key(directory, paths)
+    chunks = _decoded(paths, lambda path: fit_image(_read_image(path), image_size, channels))
+    return _cached(label, (image_size, image_size, channels), key, chunks, len(paths), directory, verbose)
+
+
+def _folder_key(directory, paths):
+    """A label naming the folder, and a key that changes when any file is added, removed or edited."""
+    root = str(directory.resolve())
+    listing = hashlib.sha256()
+    for path in paths:  # a stat each (about 20 us): the only part of a warm start that grows with the folder
+        stat = path.stat()
+        listing.update(f"{path.relative_to(directory)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return f"folder-{hashlib.sha256(root.encode()).hexdigest()[:8]}", {"folder": root, "files": listing.hexdigest()}
+
+
+def _cached(label, image_shape, key, chunks, count, source, verbose):
+    """The cache of ``key``: opened if complete, else written from ``chunks`` (a generator, not started)."""
+    path = cache_path(label, image_shape, key)
+    cache = open_cache(path)
+    if cache is None:
+        if verbose:
+            print(f"Decoding {count if count is not None else 'the'} images of {source} once, into {path}")
+        try:
+            cache = write_cache(path, image_shape, chunks, count, verbose)
+        except OSError as error:  # a read-only or full disk: say where, and how to choose another
+            raise UsageError(f"Cannot write the image cache {path} ({error.strerror or error}). Free some space "
+                             f"there, or set DCGAN_KERAS_CACHE to a folder with room for it.") from error
+    return cache
+
+
+def _decoded(items, fit):
+    """uint8 arrays of up to DECODE_CHUNK images ``fit(item)``, fitted by a pool of threads.
+
+    Pillow releases the GIL while it decodes and resizes, so the threads run in
+    parallel; each round holds one chunk, so memory does not grow with the source.
+    """
+    items = iter(items)  # one pass: tfds.as_numpy gives an iterable that would restart
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
+        while chunk := [item for _, item in zip(range(DECODE_CHUNK), items)]:
+            yield np.stack(list(pool.map(fit, chunk)))
 
 
 def _read_image(path):
@@ -198,16 +256,26 @@ def _read_image(path):
 
 
 def load_tfds(name, image_size, channels, split="train", data_dir=None):
-    """A tensorflow-datasets image dataset as uint8 ``(N, size, size, channels)``.
+    """A tensorflow-datasets image dataset as uint8 ``(N, size, size, channels)``, in memory.
+
+    For splits larger than memory use ``open_images``, which returns the cache.
+    """
+    return tfds_cache(name, image_size, channels, split, data_dir)[:]
+
+
+def tfds_cache(name, image_size, channels, split="train", data_dir=None, verbose=True):
+    """The ``ImageCache`` of a tensorflow-datasets split, streamed through ``tf.data`` and decoded once.
 
     Fails within seconds, with a message naming the offline alternatives, when
-    the dataset is not on disk and cannot be downloaded.
+    the dataset is not on disk and cannot be downloaded. The cache is keyed by
+    the name, split, data_dir and the dataset's version.
     """
+    import tensorflow as tf
     import tensorflow_datasets as tfds
 
     try:
         with _few_download_retries():
-            dataset = tfds.load(name, split=split, data_dir=data_dir)
+            dataset, info = tfds.load(name, split=split, data_dir=data_dir, shuffle_files=False, with_info=True)
     except Exception as error:  # tfds raises many types: not found, offline, ...
         raise DatasetUnavailableError(
             f"tensorflow-datasets could not load {name!r} ({type(error).__name__}: "
@@ -215,9 +283,13 @@ def load_tfds(name, image_size, channels, split="train", data_dir=None):
             f"train on the embedded MNIST (--dataset {EMBEDDED}), the embedded "
             f"emoji (--dataset {EMOJI}) or a folder of your own images (--image-dir PATH)."
         ) from error
-    return _fit_all(
-        (example["image"] for example in tfds.as_numpy(dataset)), image_size, channels
-    )
+    count = int(dataset.cardinality())
+    # tf.data decodes in parallel and a step ahead; the threads of _decoded crop and resize.
+    images = dataset.map(lambda example: example["image"], num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    key = {"tfds": name, "split": split, "data_dir": str(data_dir), "version": str(info.version)}
+    chunks = _decoded(tfds.as_numpy(images), lambda image: fit_image(image, image_size, channels))
+    return _cached(f"tfds-{name}-{split}", (image_size, image_size, channels), key, chunks,
+                   count if count >= 0 else None, f"{name} ({split})", verbose)
 
 
 class _few_download_retries:
@@ -233,8 +305,27 @@ class _few_download_retries:
         self._module.MAX_RETRIES = self._saved
 
 
+def open_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, data_dir=None):
+    """Images from any source, for ``make_dataset``: in memory if small, else streamed from disk.
+
+    The embedded datasets come back as float32 arrays in [-1, 1]. A folder
+    (``image_dir``) or a tensorflow-datasets split comes back as its uint8
+    ``ImageCache``, decoded on first use (see ``folder_cache``); ``make_dataset``
+    reads it one batch at a time. Arguments as for ``load_images``.
+    """
+    if channels not in (1, 3):
+        raise UsageError(f"channels must be 1 or 3, got {channels}.")
+    if image_dir is not None:
+        return folder_cache(image_dir, image_size, channels)
+    if dataset == EMBEDDED:
+        return to_unit_range(_fit_all(load_embedded_mnist(), image_size, channels))
+    if dataset == EMOJI:
+        return to_unit_range(_fit_all(load_embedded_emoji(), image_size, channels))
+    return tfds_cache(dataset, image_size, channels, data_dir=data_dir)
+
+
 def load_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, data_dir=None):
-    """Images from any source, float32 in [-1, 1], shape ``(N, size, size, channels)``.
+    """Images from any source, float32 in [-1, 1], shape ``(N, size, size, channels)``, in memory.
 
     Args:
         dataset: ``"mnist-embedded"`` (offline, the default), ``"emoji-embedded"``
@@ -244,18 +335,15 @@ def load_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, dat
         channels: 1 for grayscale, 3 for RGB.
         image_dir: a folder of your own images; overrides ``dataset``.
         data_dir: where tensorflow-datasets keeps its downloads.
+
+    Four bytes per pixel for every image: for CelebA or LSUN use ``open_images``.
     """
-    if channels not in (1, 3):
-        raise UsageError(f"channels must be 1 or 3, got {channels}.")
-    if image_dir is not None:
-        pixels = load_folder(image_dir, image_size, channels)
-    elif dataset == EMBEDDED:
-        pixels = _fit_all(load_embedded_mnist(), image_size, channels)
-    elif dataset == EMOJI:
-        pixels = _fit_all(load_embedded_emoji(), image_size, channels)
-    else:
-        pixels = load_tfds(dataset, image_size, channels, data_dir=data_dir)
-    return to_unit_range(pixels)
+    return as_unit_range(open_images(dataset, image_size, channels, image_dir, data_dir)[:])
+
+
+def as_unit_range(images):
+    """uint8 images scaled to [-1, 1]; float images (already scaled) as they are."""
+    return to_unit_range(images) if images.dtype == np.uint8 else images
 
 
 def epoch_order(num_images, seed, epoch):
@@ -277,6 +365,12 @@ class TrainingBatches(keras.utils.PyDataset):
     ``len(images) % batch_size`` images of each shuffle are left out: BatchNorm
     statistics over a tiny last batch are noise, and a fixed shape is traced once.
 
+    The shuffle is a permutation of the whole dataset, not a buffer: a folder
+    sorted by class is mixed from the first batch, and no order lives in an
+    iterator. ``images`` may be floats in [-1, 1], or uint8 pixels (an array or
+    an ``ImageCache``) that each batch scales as it is read: a cache is read
+    one batch at a time, so memory does not grow with the dataset.
+
     It is a ``keras.utils.PyDataset``, so it feeds ``fit()`` on every backend.
     ``DCGAN.fit`` sets ``steps_per_epoch`` to one pass over the images unless
     you pass your own.
@@ -284,8 +378,10 @@ class TrainingBatches(keras.utils.PyDataset):
 
     def __init__(self, images, batch_size=128, seed=0, first_step=0):
         super().__init__()
-        images = np.asarray(images)
-        check_unit_range(images)  # once, here: every later copy of the stream shares these images
+        if not isinstance(images, ImageCache):
+            images = np.asarray(images)
+        if images.dtype != np.uint8:
+            check_unit_range(images)  # once, here: every later copy of the stream shares these images
         if len(images) < batch_size:
             raise UsageError(
                 f"batch_size={batch_size} is larger than the {len(images)} images; use a smaller batch."
@@ -314,6 +410,7 @@ class TrainingBatches(keras.utils.PyDataset):
         import tensorflow as tf
 
         shape, dtype = (self.batch_size, *self.images.shape[1:]), tf.as_dtype(self.images.dtype)
+        dtype = tf.float32 if dtype == tf.uint8 else dtype  # scaled as each batch is read
 
         def batch(step):
             images = tf.numpy_function(lambda index: self[int(index)], [step], dtype, stateful=False)
@@ -331,9 +428,9 @@ class TrainingBatches(keras.utils.PyDataset):
         if self._order[0] != epoch:
             self._order = (epoch, epoch_order(len(self.images), self.seed, epoch))
         chosen = self._order[1][position * self.batch_size : (position + 1) * self.batch_size]
-        return self.images[np.sort(chosen)]  # sorted reads are faster; the batch is a set
+        return as_unit_range(self.images[np.sort(chosen)])  # sorted reads are faster; the batch is a set
 
 
 def make_dataset(images, batch_size=128, seed=0):
-    """Float images in [-1, 1] as ``TrainingBatches`` for ``DCGAN.fit``."""
+    """Images (floats in [-1, 1], uint8, or ``open_images``' cache) as ``TrainingBatches`` for ``DCGAN.fit``."""
     return TrainingBatches(images, batch_size, seed)

@@ -17,6 +17,16 @@ def _float32_policy():
     keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _image_cache_of_its_own(tmp_path_factory):
+    """Decoded test folders and mock tfds splits are cached in a temporary folder, not the user's."""
+    from dcgan_keras import image_cache
+
+    saved, image_cache.CACHE_FOLDER = image_cache.CACHE_FOLDER, tmp_path_factory.mktemp("image-cache")
+    yield
+    image_cache.CACHE_FOLDER = saved
+
+
 @pytest.fixture(scope="session")
 def mnist_images():
     from dcgan_keras.data import load_images
