@@ -19,6 +19,7 @@ import hashlib
 import io
 import os
 import pathlib
+import re
 
 import keras
 import numpy as np
@@ -288,7 +289,8 @@ def tfds_cache(name, image_size, channels, split="train", data_dir=None, verbose
     images = dataset.map(lambda example: example["image"], num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
     key = {"tfds": name, "split": split, "data_dir": str(data_dir), "version": str(info.version)}
     chunks = _decoded(tfds.as_numpy(images), lambda image: fit_image(image, image_size, channels))
-    return _cached(f"tfds-{name}-{split}", (image_size, image_size, channels), key, chunks,
+    label = "-".join(["tfds"] + [re.sub(r"[^A-Za-z0-9_.]+", "_", part) for part in (name, split)])  # "lsun/bedroom"
+    return _cached(label, (image_size, image_size, channels), key, chunks,
                    count if count >= 0 else None, f"{name} ({split})", verbose)
 
 

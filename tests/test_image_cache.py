@@ -116,6 +116,9 @@ def test_tfds_is_streamed_into_a_cache_under_mock_data():
         again = data.open_images("celeb_a", image_size=32, channels=3)
     assert isinstance(cache, image_cache.ImageCache) and cache.shape == (40, 32, 32, 3)
     assert again.path == cache.path
+    with tfds.testing.mock_data(num_examples=8):  # LSUN's name holds a "/", a sliced split brackets
+        bedrooms = data.tfds_cache("lsun/bedroom", 16, 3, split="train[:50%]", verbose=False)
+    assert bedrooms.path.parent == cache.path.parent and bedrooms.path.name.startswith("tfds-lsun_bedroom-train_")
     assert data.make_dataset(cache, batch_size=16)[0].shape == (16, 32, 32, 3)
 
 
