@@ -136,3 +136,34 @@ class SpaceToDepthConv2D(layers.Conv2D):
         if self.use_bias:
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
         return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package="dcgan_keras")
+class LearnedGrid(layers.Layer):
+    """Add a learned constant ``size x size x channels`` grid to its input (broadcast over positions).
+
+    The generator's ``projection="grid"`` feeds it z mapped to one value per
+    channel, so position-specific content comes only from the constant, and z
+    reaches every position through the same weights. That separates "a grid
+    with a learned position" from "a fully connected projection of z", which
+    the Dense projection gives at once.
+    """
+
+    def __init__(self, size, channels, initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.channels = int(size), int(channels)
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, input_shape):
+        self.grid = self.add_weight(shape=(self.size, self.size, self.channels), initializer=self.initializer,
+                                    name="grid")
+
+    def call(self, x):
+        return ops.add(ops.cast(self.grid, x.dtype), x)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size, self.size, self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "channels": self.channels,
+                "initializer": keras.initializers.serialize(self.initializer)}

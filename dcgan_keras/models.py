@@ -21,7 +21,7 @@ import numpy as np
 from keras import layers
 
 from dcgan_keras.errors import UsageError
-from dcgan_keras.layers import SpaceToDepthConv2D, SubPixelConv2DTranspose
+from dcgan_keras.layers import LearnedGrid, SpaceToDepthConv2D, SubPixelConv2DTranspose
 
 # Square image sizes are start * 2**stages; these are the starting grids.
 START_SIZES = (4, 7)
@@ -144,6 +144,9 @@ def build_generator(latent_dim=100, image_shape=(64, 64, 3), width=128, kernel_s
             real alternative: z is repeated at every position of the starting
             grid and mixed by a 3x3 convolution, so the grid starts with no
             position except what the zero padding at its border tells it.
+            "grid" adds z, mapped to one value per channel, to a learned
+            constant grid (``layers.LearnedGrid``): position-specific, but not
+            fully connected, since z reaches every position through the same weights.
         upsampling: "resize" replaces each fractional-strided convolution by
             nearest-neighbour upsampling followed by a stride-1 convolution.
             "subpixel" keeps the paper's model exactly (same weights, same
@@ -152,8 +155,9 @@ def build_generator(latent_dim=100, image_shape=(64, 64, 3), width=128, kernel_s
         output_activation: "sigmoid" makes images in (0, 1) instead; train
             it on data scaled to [0, 1].
         stages: how many times the generator doubles the resolution; the
-            default (None) starts from the smallest grid (7x7 for 28, 4x4 for
-            64). Fewer stages start from a larger grid: 1 gives 14 -> 28.
+            default (None) starts from the paper's grid (7x7 for 28, 4x4 for
+            64). Fewer stages start from a larger grid (1 gives 14 -> 28), more
+            from a smaller one, down to 2x2 (5 gives 2 -> 4 -> ... -> 64).
     """
     start, most_stages = _check_shape(tuple(image_shape))
     stages = _check_stages(stages, most_stages, image_shape[0])
@@ -191,13 +195,14 @@ def build_generator(latent_dim=100, image_shape=(64, 64, 3), width=128, kernel_s
     return keras.Model(z, images, name=name)
 
 
-def _check_stages(stages, most, size):
+def _check_stages(stages, default, size):
     if stages is None:
-        return most
-    if not isinstance(stages, int) or not 1 <= stages <= most:
+        return default
+    most = max(n for n in range(1, size.bit_length()) if size % 2**n == 0 and size // 2**n >= 2)
+    if not isinstance(stages, int) or isinstance(stages, bool) or not 1 <= stages <= most:
         raise ValueError(
-            f"stages must be an integer from 1 to {most} for {size}x{size} images, got {stages!r} "
-            f"(for no stage at all, use build_one_step_generator)."
+            f"stages must be an integer from 1 to {most} for {size}x{size} images (the smallest starting grid "
+            f"is 2x2), got {stages!r} (for no stage at all, use build_one_step_generator)."
         )
     return stages
 
@@ -287,14 +292,20 @@ def build_discriminator(image_shape=(64, 64, 3), width=128, kernel_size=5, seed=
 
 
 def _project(z, size, channels, dense, use_bias, seed):
-    """z -> a size x size x channels grid: Dense, a 1x1 transposed conv, or tiled z and a 3x3 conv."""
+    """z -> a size x size x channels grid: Dense, a 1x1 transposed conv, tiled z and a 3x3 conv, or a learned grid."""
     if dense == "tile":
         x = layers.Reshape((1, 1, z.shape[-1]), name="reshape_1x1")(z)
         x = layers.UpSampling2D(size, name=f"tile_{_size_name(size)}")(x)
         return layers.Conv2D(channels, 3, padding="same", use_bias=use_bias, kernel_initializer=kernel_initializer(seed),
                              name="project")(x)
+    if dense == "grid":
+        x = layers.Dense(channels, use_bias=use_bias, kernel_initializer=kernel_initializer(seed), name="project")(z)
+        x = layers.Reshape((1, 1, channels), name="reshape_1x1")(x)
+        # The constant is drawn like every other weight, N(0, 0.02), from its own seed.
+        return LearnedGrid(size, channels, kernel_initializer(None if seed is None else seed + 500),
+                           name=f"grid_{_size_name(size)}")(x)
     if dense not in (True, False):
-        raise ValueError(f"projection must be True, False or 'tile', got {dense!r}.")
+        raise ValueError(f"projection must be True, False, 'tile' or 'grid', got {dense!r}.")
     if dense:
         x = layers.Dense(
             size * size * channels,
