@@ -26,7 +26,7 @@ ROWS = (("float32", 18), ("mixed_bfloat16", 18), ("mixed_bfloat16", 24))
 def train(folder, precision, seed, epochs):
     subprocess.run([sys.executable, "-m", "dcgan_keras", "train", "--precision", precision, "--seed", str(seed),
                     "--epochs", str(epochs), "--eval-every", "6", "--verbose", "0", "--output", str(folder)],
-                   check=True)  # fmt: skip
+                   check=True)
 
 
 def score(folder, epoch):
@@ -50,7 +50,8 @@ def main(argv=None):
             if not record.exists() or (json.loads(record.read_text())["finished_epochs"] or 0) < epochs:
                 train(folder, precision, seed, epochs)
     fids = {(p, e): [score(folders[p, s], e)["fid"] for s in SEEDS] for p, e in ROWS}
-    print(f"| precision | epochs | FID, seeds {', '.join(map(str, SEEDS))} | mean ± SE | classes | vs float32, 18 epochs (paired) |")
+    print(f"| precision | epochs | FID, seeds {', '.join(map(str, SEEDS))} | mean ± SE | classes "
+          "| vs float32, 18 epochs (paired) |")
     print("| --- | ---: | --- | --- | --- | --- |")
     for precision, epochs in ROWS:
         values = fids[precision, epochs]

@@ -43,7 +43,8 @@ def write_folder(folder, count, seed=0):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for index in range(count):
-        field = Image.fromarray(rng.integers(0, 256, (7, 6, 3), dtype=np.uint8)).resize((178, 218), Image.Resampling.BICUBIC)
+        field = Image.fromarray(rng.integers(0, 256, (7, 6, 3), dtype=np.uint8)).resize(
+            (178, 218), Image.Resampling.BICUBIC)
         pixels = np.clip(np.asarray(field, dtype=np.int16) + rng.integers(-8, 9, (218, 178, 1)), 0, 255)
         Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{index:06d}.jpg", quality=90)
 
@@ -116,12 +117,14 @@ def extrapolate(rows):
         per_image_kb = (high["peak_mb"] - low["peak_mb"]) * 1024 / (high["images"] - low["images"])
     lines = ["", f"Extrapolated from {largest:,} images (cache build {build['images_per_s']:.0f} img/s, "
              f"training peak {train['peak_mb']:.0f} MB):",
-             "| dataset | images | cache on disk | one-time cache build | training peak memory, streamed | in memory, as before |",
+             "| dataset | images | cache on disk | one-time cache build | training peak memory, streamed "
+             "| in memory, as before |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, count in (("CelebA", CELEBA), ("LSUN bedrooms", LSUN_BEDROOMS)):
         in_memory = "-" if per_image_kb is None else f"{count * per_image_kb / 2**20:.0f} GB"
         lines.append(f"| {name} | {count:,} | {count * np.prod(IMAGE_SHAPE) / 2**30:.1f} GB | "
-                     f"{count / build['images_per_s'] / 60:.0f} min | about {train['peak_mb'] / 1024:.1f} GB (flat) | {in_memory} |")
+                     f"{count / build['images_per_s'] / 60:.0f} min | about {train['peak_mb'] / 1024:.1f} GB (flat) | "
+                     f"{in_memory} |")
     if per_image_kb is not None:
         lines.append(f"In memory cost {per_image_kb:.0f} KB of peak memory per image (float32 alone is "
                      f"{np.prod(IMAGE_SHAPE) * 4 / 1024:.0f} KB).")
@@ -142,7 +145,6 @@ def main():
         result = stage(args.stage, pathlib.Path(args.folder), args.batch, args.train_steps, args.width)
         print(json.dumps({**result, "peak_mb": peak_mb()}))
         return
-    import dcgan_keras  # noqa: F401  (quiet TensorFlow import)
     import keras
 
     from dcgan_keras import devices
@@ -164,9 +166,11 @@ def main():
     print("\n| images | stage | seconds | images/s | first batch or step (s) | peak memory (MB) |")
     print("| ---: | --- | ---: | ---: | ---: | ---: |")
     for row in rows:
-        cells = [row.get("seconds"), row.get("images_per_s"), row.get("first_batch_s", row.get("first_step_s")), row.get("peak_mb")]
+        cells = [row.get("seconds"), row.get("images_per_s"), row.get("first_batch_s", row.get("first_step_s")),
+                 row.get("peak_mb")]
         text = [f"{value:,.1f}" if isinstance(value, float) else "-" for value in cells]
-        print(f"| {row['images']:,} | {row['stage']} | " + " | ".join(text) + (f" {row['error']}" if "error" in row else "") + " |")
+        print(f"| {row['images']:,} | {row['stage']} | " + " | ".join(text)
+              + (f" {row['error']}" if "error" in row else "") + " |")
     print("\n".join(extrapolate([row for row in rows if "error" not in row])))
     print("\nNot measured on a GPU: this run had none. With one, the question is whether the cache's stream "
           "keeps up with the paper layout's training rate there (about 26k img/s at batch 512 on an H200).")

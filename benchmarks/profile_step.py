@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import throughput  # noqa: E402  (imports dcgan_keras, then keras)
-import keras  # noqa: E402
+import keras
+import throughput
 
 RUNTIME = ("ThunkExecutor", "PjitFunction", "while", "call", "tuple", "parameter")
 

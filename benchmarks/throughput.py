@@ -39,9 +39,15 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import dcgan_keras  # noqa: E402  (first: imports TensorFlow quietly when it is the backend)
+from dcgan_keras.console import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before Keras: no C++ start-up lines in the tables
+
 import keras  # noqa: E402
+
+import dcgan_keras  # noqa: E402
 from dcgan_keras.devices import device_name  # noqa: E402
+from dcgan_keras.models import multiply_adds  # noqa: E402
 from dcgan_keras.precision import default_precision  # noqa: E402
 
 LAYOUTS = {
@@ -66,7 +72,7 @@ def build_gan(layout, impl="keras"):
 def gflop_per_image(gan):
     """FLOPs of one iteration: 3 G-forwards (forward + backward) and 9 D-forwards
     (real, fake and G's pass, each forward + backward), the usual accounting."""
-    g, d = dcgan_keras.multiply_adds(gan.generator), dcgan_keras.multiply_adds(gan.discriminator)
+    g, d = multiply_adds(gan.generator), multiply_adds(gan.discriminator)
     return 2 * (3 * g + 9 * d) / 1e9
 
 
@@ -219,7 +225,7 @@ def main(argv=None):
                     emit(layout=layout, batch=batch, precision=precision, impl=impl,
                          img_per_s=None if rate is None else round(rate, 1),
                          tflops=None if rate is None else round(rate * gflop / 1e3, 3),
-                         **({} if rate is not None else {"skipped": why}))  # fmt: skip
+                         **({} if rate is not None else {"skipped": why}))
         if "fit" in impls:
             batch = batches[0]
             default = default_precision()  # the default run's, as train would pick it here
@@ -245,21 +251,25 @@ def print_table(rows):
     for r in rows:
         if r["impl"].startswith("torch") and r["img_per_s"] and r["img_per_s"] > best_torch.get(cell(r), (0, ""))[0]:
             best_torch[cell(r)] = (r["img_per_s"], r["impl"])
-    print(f"\n{'layout':9} {'batch':>5} {'precision':15} {'impl':19} {'img/s':>10} {'TFLOP/s':>8} {'vs torch':>9} {'vs best torch':>13}")
+    print(f"\n{'layout':9} {'batch':>5} {'precision':15} {'impl':19} {'img/s':>10} {'TFLOP/s':>8} "
+          f"{'vs torch':>9} {'vs best torch':>13}")
     for r in rows:
         if r["img_per_s"] is None:
-            print(f"{r['layout']:9} {r['batch']:5d} {r['precision']:15} {r['impl']:19} {'-':>10}  ({r.get('skipped', '')})")
+            print(f"{r['layout']:9} {r['batch']:5d} {r['precision']:15} {r['impl']:19} "
+                  f"{'-':>10}  ({r.get('skipped', '')})")
             continue
         same, (best, _) = eager.get(cell(r)), best_torch.get(cell(r), (None, None))
         ratio = f"{r['img_per_s'] / same:.2f}x" if same else "-"
         best_ratio = f"{r['img_per_s'] / best:.2f}x" if best else "-"
         tflops = f"{r['tflops']:.2f}" if r["tflops"] is not None else "-"
-        print(f"{r['layout']:9} {r['batch']:5d} {r['precision']:15} {r['impl']:19} {r['img_per_s']:10.1f} {tflops:>8} {ratio:>9} {best_ratio:>13}")
+        print(f"{r['layout']:9} {r['batch']:5d} {r['precision']:15} {r['impl']:19} {r['img_per_s']:10.1f} "
+              f"{tflops:>8} {ratio:>9} {best_ratio:>13}")
     for key, (rate, impl) in best_torch.items():
         print(f"Best PyTorch at {' '.join(map(str, key))}: {impl} ({rate:,.0f} img/s).")
     fits = {r["impl"]: r["img_per_s"] for r in rows if r["impl"].startswith("fit-")}
     if len(fits) == 2:
-        print(f"\nfit() on the real stream of shuffled batches reaches {fits['fit-pipeline'] / fits['fit-synthetic']:.0%} of fit() on synthetic in-memory data.")
+        print(f"\nfit() on the real stream of shuffled batches reaches "
+              f"{fits['fit-pipeline'] / fits['fit-synthetic']:.0%} of fit() on synthetic in-memory data.")
     print(f"Backend {rows[0]['backend'] if rows else '?'} on {rows[0]['device'] if rows else '?'}.")
 
 

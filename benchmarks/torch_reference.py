@@ -27,16 +27,17 @@ def _same_padding(kernel_size):
 
 def build(layout, latent_dim=100):
     """(generator, discriminator, image_shape CHW) for a layout of throughput.LAYOUTS."""
-    size, channels, width, kernel, start = layout["size"], layout["channels"], layout["width"], layout["kernel"], layout["start"]
+    size, channels, width, kernel, start = (layout["size"], layout["channels"], layout["width"], layout["kernel"],
+                                            layout["start"])
     stages = {4: {64: 4, 32: 3}, 7: {28: 2}}[start][size]
     pad, out_pad = _same_padding(kernel)
     hidden = width * 2 ** (stages - 1)
 
     g_layers = [nn.Linear(latent_dim, start * start * hidden, bias=False), nn.Unflatten(1, (hidden, start, start)),
-                nn.BatchNorm2d(hidden), nn.ReLU(True)]  # fmt: skip
+                nn.BatchNorm2d(hidden), nn.ReLU(True)]
     for _ in range(stages - 1):
         g_layers += [nn.ConvTranspose2d(hidden, hidden // 2, kernel, 2, pad, output_padding=out_pad, bias=False),
-                     nn.BatchNorm2d(hidden // 2), nn.ReLU(True)]  # fmt: skip
+                     nn.BatchNorm2d(hidden // 2), nn.ReLU(True)]
         hidden //= 2
     g_layers += [nn.ConvTranspose2d(hidden, channels, kernel, 2, pad, output_padding=out_pad), nn.Tanh()]
 

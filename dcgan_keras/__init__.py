@@ -1,87 +1,57 @@
 """dcgan_keras: DCGAN (Radford, Metz & Chintala, 2015) in Keras 3, as a library and a tutorial.
 
 >>> import dcgan_keras
->>> generator = dcgan_keras.build_generator()          # the paper's 64x64x3 generator
->>> gan = dcgan_keras.DCGAN.from_shape((28, 28, 1))     # MNIST-sized pair
+>>> generator = dcgan_keras.build_generator()                  # the paper's 64x64x3 generator
+>>> gan = dcgan_keras.DCGAN.from_shape((28, 28, 1))             # an MNIST-sized pair
+>>> gan.compile()
+>>> gan.fit(dcgan_keras.make_dataset(dcgan_keras.load_images(), 64), epochs=18)
+>>> images = dcgan_keras.sample(gan.generator, 64, seed=0)     # in [-1, 1]
 
-``__all__`` below is the supported surface: the models, the GAN and its
-losses, the data pipeline, the callbacks, exact resume, the evaluators and metrics, the
-figures, distribution and the backend-neutral helpers. The notebooks' own
-helpers live in ``dcgan_keras.chapters``, which this package never imports.
+``__all__`` is what a script needs: the models, the GAN and its losses, the
+data, sampling, evaluation, the training callbacks and exact resume. Each
+name is imported from its module on first use, so ``import dcgan_keras``
+loads no backend and no plotting library. The first name used also registers
+the package's Keras classes: a saved ``dcgan.keras`` loads with
+``keras.models.load_model`` once any ``dcgan_keras.NAME`` has been used (the
+saved generators hold only stock Keras layers and load anywhere). Specialist tools stay one module
+away: ``dcgan_keras.metrics`` (FID, KID), ``dcgan_keras.layers`` (the faster
+exact layers), ``dcgan_keras.compute`` (backend-neutral prediction),
+``dcgan_keras.distribute``, ``dcgan_keras.plotting``. The notebooks' own
+helpers live in ``dcgan_keras.chapters``, which the library never imports.
 """
 
-from dcgan_keras.console import import_tensorflow_quietly
-
-# Only when TensorFlow is Keras' backend: its C++ start-up lines (oneDNN
-# notices, a failed cuInit on a machine without a GPU) are dropped while it
-# loads; any other line it prints is replayed.
-import_tensorflow_quietly()
-
-# ruff: noqa: E402  (TensorFlow must be imported quietly before Keras)
-from dcgan_keras.callbacks import HistoryCSV, QualityCheckpoint, SampleGrid
-from dcgan_keras.compute import gradients, predict, weight_gradients
-from dcgan_keras.data import (
-    DatasetUnavailableError,
-    TrainingBatches,
-    load_embedded_emoji,
-    load_embedded_mnist,
-    load_images,
-    make_dataset,
-    open_images,
-    to_uint8,
-    to_unit_range,
-)
-from dcgan_keras.distribute import data_parallel, process_slice
-from dcgan_keras.errors import UsageError
-from dcgan_keras.image_cache import ImageCache
-from dcgan_keras.evaluate import EmojiEvaluator, InceptionEvaluator, MnistEvaluator
-from dcgan_keras.formulation import as_paper_layers
-from dcgan_keras.gan import (
-    DCGAN,
-    discriminator_loss,
-    generate_images,
-    generator_loss,
-    interpolate,
-    latent_noise,
-    paper_optimizer,
-)
-from dcgan_keras.layers import SpaceToDepthConv2D, SubPixelConv2DTranspose
-from dcgan_keras.metrics import class_coverage, fid, kid
-from dcgan_keras.models import (
-    build_discriminator,
-    build_generator,
-    build_one_step_generator,
-    multiply_adds,
-    valid_image_sizes,
-)
-from dcgan_keras.plotting import (
-    image_grid,
-    plot_history,
-    save_gif,
-    save_grid,
-    show_images,
-)
-from dcgan_keras.resume import TrainingDiverged, fit_resumably
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    # models (models.py, layers.py, formulation.py)
-    "build_generator", "build_discriminator", "build_one_step_generator", "valid_image_sizes", "multiply_adds",
-    "SubPixelConv2DTranspose", "SpaceToDepthConv2D", "as_paper_layers",
-    # the GAN (gan.py)
-    "DCGAN", "discriminator_loss", "generator_loss", "paper_optimizer", "latent_noise", "interpolate",
-    "generate_images",
-    # data (data.py)
-    "load_images", "open_images", "ImageCache", "load_embedded_mnist", "load_embedded_emoji", "make_dataset", "TrainingBatches", "to_unit_range",
-    "to_uint8", "DatasetUnavailableError",
-    # training callbacks (callbacks.py), exact resume (resume.py), more than one device (distribute.py)
-    "SampleGrid", "HistoryCSV", "QualityCheckpoint", "fit_resumably", "TrainingDiverged", "data_parallel",
-    "process_slice",
-    # sample quality (evaluate.py, metrics.py)
-    "MnistEvaluator", "EmojiEvaluator", "InceptionEvaluator", "fid", "kid", "class_coverage",
-    # figures (plotting.py)
-    "image_grid", "show_images", "save_grid", "save_gif", "plot_history",
-    # any backend (compute.py) and errors (errors.py)
-    "predict", "gradients", "weight_gradients", "UsageError",
-]  # fmt: skip
+# Public name -> the module that defines it.
+_MODULES = {
+    "build_generator": "models", "build_discriminator": "models",
+    "DCGAN": "gan", "discriminator_loss": "gan", "generator_loss": "gan", "paper_optimizer": "gan",
+    "load_images": "data", "open_images": "data", "make_dataset": "data",
+    "latent_noise": "sampling", "sample": "sampling", "interpolate": "sampling",
+    "MnistEvaluator": "evaluate", "EmojiEvaluator": "evaluate", "InceptionEvaluator": "evaluate",
+    "SampleGrid": "callbacks", "HistoryCSV": "callbacks", "QualityCheckpoint": "callbacks",
+    "fit_resumably": "resume", "UsageError": "errors", "save_grid": "plotting",
+}
+__all__ = list(_MODULES)
+
+
+# The modules that register the package's Keras classes (DCGAN, the faster exact layers, LearnedGrid):
+# loaded with the first public name, so that a saved dcgan.keras then loads with keras.models.load_model.
+_REGISTERING = ("gan", "layers")
+
+
+def __getattr__(name):
+    # PEP 562: the first `dcgan_keras.NAME` imports NAME's module, then the name is cached here.
+    if name not in _MODULES:
+        raise AttributeError(f"module 'dcgan_keras' has no attribute {name!r}")
+    for module in (*_REGISTERING, _MODULES[name]):
+        importlib.import_module(f"dcgan_keras.{module}")
+    value = getattr(importlib.import_module(f"dcgan_keras.{_MODULES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -11,10 +11,10 @@ import keras
 
 from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import SCORE_KEYS
-from dcgan_keras.files import replace_atomically, write_text_atomically
-from dcgan_keras.gan import generate_images, latent_noise
+from dcgan_keras.files import RunPaths, frame_name, replace_atomically, write_text_atomically
 from dcgan_keras.formulation import as_paper_layers
 from dcgan_keras.plotting import read_history_rows, save_grid
+from dcgan_keras.sampling import sample
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -30,12 +30,10 @@ class SampleGrid(keras.callbacks.Callback):
         self.num_images, self.seed, self.columns = num_images, seed, columns
 
     def frame_path(self, epoch):
-        return self.directory / f"epoch_{epoch + 1:03d}.png"
+        return self.directory / frame_name(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        generator = self.model.generator
-        z = latent_noise(self.num_images, int(generator.input_shape[-1]), self.seed)
-        save_grid(generate_images(generator, z), self.frame_path(epoch), self.columns)
+        save_grid(sample(self.model.generator, self.num_images, self.seed), self.frame_path(epoch), self.columns)
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -95,9 +93,10 @@ class QualityCheckpoint(keras.callbacks.Callback):
         self.evaluator, self.directory, self.every = evaluator, pathlib.Path(directory), every
         self.num_images, self.monitor, self.seed, self.output_range = num_images, monitor, seed, output_range
         self.keep_generators = keep_generators
-        self.record_path = self.directory / "quality.json"
-        self.best_path, self.last_path = self.directory / "best_generator.keras", self.directory / "last_generator.keras"
-        self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else {"evaluations": [], "best": None}
+        paths = RunPaths(self.directory)
+        self.record_path, self.best_path, self.last_path = paths.quality, paths.best_generator, paths.last_generator
+        self.record = (json.loads(self.record_path.read_text()) if self.record_path.exists()
+                       else {"evaluations": [], "best": None})
         self._started = False
 
     def on_train_begin(self, logs=None):

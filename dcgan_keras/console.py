@@ -25,10 +25,6 @@ NOISE = (
     "could not open file to read NUMA node",
     "TF-TRT Warning",
 )
-# Grappler's remapper pass sometimes cannot fuse a BiasAdd with a LeakyReLU
-# gradient and reports it at error level. It then runs the graph unfused:
-# the results are the same, so this is noise too.
-TRAINING_NOISE = NOISE + ("remapper failed",)
 
 
 def _configured_backend():

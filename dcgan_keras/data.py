@@ -14,6 +14,7 @@ batch at a time from it. The embedded datasets are small and stay in memory.
 
 import concurrent.futures
 import copy
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -28,7 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from dcgan_keras.errors import UsageError
 from dcgan_keras.image_cache import ImageCache, cache_path, open_cache, write_cache
 
-EMBEDDED = "mnist-embedded"
+MNIST = "mnist-embedded"
 MNIST_DIR = pathlib.Path(__file__).parent / "mnist"
 MNIST_FILES = {
     "images": (
@@ -44,8 +45,6 @@ MNIST_FILES = {
 EMOJI = "emoji-embedded"
 EMOJI_DIR = pathlib.Path(__file__).parent / "emoji"
 EMOJI_FILE = ("images.npz", "8166e7accf54828f6fb05bdd621a1e984cb5b1b009951f3daf2f8481043a1de2")
-# The embedded datasets and their native (size, channels): the CLI's defaults for them.
-EMBEDDED_SHAPES = {EMBEDDED: (28, 1), EMOJI: (64, 3)}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 # Images decoded per round of the thread pool: bounds what a cache build holds in memory.
 DECODE_CHUNK = 512
@@ -55,13 +54,62 @@ class DatasetUnavailableError(UsageError):
     """A dataset could not be loaded here; the message says what to use instead."""
 
 
+# --- the dataset registry ------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """What ``train`` knows of a dataset before loading it: its shape and the defaults of a run on it.
+
+    ``width``, ``epochs`` and ``eval_every`` are ``train``'s defaults (chosen so
+    that the embedded sets train in minutes on a 2-core CPU). ``features`` names
+    the shipped evaluator whose reference set this data is, so that ``train``
+    scores it offline; None means InceptionV3 (its weights are downloaded).
+    """
+
+    name: str
+    about: str
+    image_size: int
+    channels: int
+    width: int = 64
+    epochs: int = 18
+    eval_every: int = 6
+    features: str | None = None
+
+
+DATASETS = {entry.name: entry for entry in (
+    Dataset(MNIST, "28x28 digits: the 10,000 MNIST test images, shipped (offline)", 28, 1, features="mnist"),
+    Dataset(EMOJI, "64x64 colour Noto Emoji at the paper's size, 3,786 shipped (offline)", 64, 3, width=32, epochs=36,
+            eval_every=9, features="emoji"),
+)}
+GRAYSCALE_TFDS = ("mnist", "fashion_mnist", "emnist", "kmnist")
+
+
+def dataset_info(name):
+    """The registry's entry for ``name``; a tensorflow-datasets name or "folder" gets MNIST's run defaults.
+
+    Grayscale tensorflow-datasets sets default to 28x28x1, everything else to
+    64x64x3. tfds' own "mnist" is scored on the shipped MNIST classifier.
+    """
+    if name in DATASETS:
+        return DATASETS[name]
+    grayscale = name in GRAYSCALE_TFDS
+    about = "a folder of your own images" if name == "folder" else "a tensorflow-datasets set (downloaded once)"
+    return Dataset(name, about, 28 if grayscale else 64, 1 if grayscale else 3,
+                   features="mnist" if name == "mnist" else None)
+
+
 def to_unit_range(images):
     """uint8 pixels in [0, 255] -> float32 in [-1, 1]."""
     return np.asarray(images, dtype="float32") / 127.5 - 1.0
 
 
 def check_unit_range(images, hint="Use dcgan_keras.data.to_unit_range(images)."):
-    """Raise a ``UsageError`` (a ValueError) unless ``images`` are floats in [-1, 1], the tanh range."""
+    """Raise a ``UsageError`` (a ValueError) unless ``images`` are floats in [-1, 1], the tanh range.
+
+    Integer pixels always get the advice to scale them with ``to_unit_range``;
+    ``hint`` is the advice for floats outside [-1, 1], which depends on the caller.
+    """
     if not np.issubdtype(images.dtype, np.floating):
         raise UsageError(
             f"Expected float images scaled to [-1, 1], got dtype {images.dtype}. "
@@ -69,10 +117,12 @@ def check_unit_range(images, hint="Use dcgan_keras.data.to_unit_range(images).")
         )
     if not np.isfinite(images).all():
         count = int(np.size(images) - np.isfinite(images).sum())
-        raise UsageError(f"The images hold {count} NaN or infinite pixels. Find them with np.isfinite(images) and fix the data.")
+        raise UsageError(f"The images hold {count} NaN or infinite pixels. "
+                         "Find them with np.isfinite(images) and fix the data.")
     low, high = float(images.min()), float(images.max())
     if low < -1.001 or high > 1.001:
-        raise UsageError(f"Expected pixels in [-1, 1] (the range of the generator's tanh), got [{low:.3g}, {high:.3g}]. {hint}")
+        raise UsageError("Expected pixels in [-1, 1] (the range of the generator's tanh), "
+                         f"got [{low:.3g}, {high:.3g}]. {hint}")
 
 
 def to_uint8(images):
@@ -80,7 +130,7 @@ def to_uint8(images):
     return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype("uint8")
 
 
-def _read_verified(path, sha256, dataset=EMBEDDED):
+def _read_verified(path, sha256, dataset=MNIST):
     """The bytes of one shipped file, or an error if they are not the ones the package was built with."""
     path = pathlib.Path(path)
     if not path.is_file():
@@ -176,15 +226,6 @@ def _fit_all(images, image_size, channels):
     return np.stack([fit_image(image, image_size, channels) for image in images])
 
 
-def load_folder(directory, image_size=64, channels=3):
-    """Every image file under ``directory`` (nested folders too) as uint8, in memory.
-
-    Unreadable files raise an error naming the file; so does a folder with no
-    images in it. For folders larger than memory use ``open_images``.
-    """
-    return folder_cache(directory, image_size, channels)[:]
-
-
 def folder_cache(directory, image_size=64, channels=3, verbose=True):
     """The ``ImageCache`` of a folder's images, decoded (in parallel, once) if it is not on disk yet.
 
@@ -256,14 +297,6 @@ def _read_image(path):
         ) from error
 
 
-def load_tfds(name, image_size, channels, split="train", data_dir=None):
-    """A tensorflow-datasets image dataset as uint8 ``(N, size, size, channels)``, in memory.
-
-    For splits larger than memory use ``open_images``, which returns the cache.
-    """
-    return tfds_cache(name, image_size, channels, split, data_dir)[:]
-
-
 def tfds_cache(name, image_size, channels, split="train", data_dir=None, verbose=True):
     """The ``ImageCache`` of a tensorflow-datasets split, streamed through ``tf.data`` and decoded once.
 
@@ -281,7 +314,7 @@ def tfds_cache(name, image_size, channels, split="train", data_dir=None, verbose
         raise DatasetUnavailableError(
             f"tensorflow-datasets could not load {name!r} ({type(error).__name__}: "
             f"{str(error).splitlines()[0][:200]}). If this machine is offline, "
-            f"train on the embedded MNIST (--dataset {EMBEDDED}), the embedded "
+            f"train on the embedded MNIST (--dataset {MNIST}), the embedded "
             f"emoji (--dataset {EMOJI}) or a folder of your own images (--image-dir PATH)."
         ) from error
     count = int(dataset.cardinality())
@@ -307,7 +340,7 @@ class _few_download_retries:
         self._module.MAX_RETRIES = self._saved
 
 
-def open_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, data_dir=None):
+def open_images(dataset=MNIST, image_size=28, channels=1, image_dir=None, data_dir=None):
     """Images from any source, for ``make_dataset``: in memory if small, else streamed from disk.
 
     The embedded datasets come back as float32 arrays in [-1, 1]. A folder
@@ -319,14 +352,14 @@ def open_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, dat
         raise UsageError(f"channels must be 1 or 3, got {channels}.")
     if image_dir is not None:
         return folder_cache(image_dir, image_size, channels)
-    if dataset == EMBEDDED:
+    if dataset == MNIST:
         return to_unit_range(_fit_all(load_embedded_mnist(), image_size, channels))
     if dataset == EMOJI:
         return to_unit_range(_fit_all(load_embedded_emoji(), image_size, channels))
     return tfds_cache(dataset, image_size, channels, data_dir=data_dir)
 
 
-def load_images(dataset=EMBEDDED, image_size=28, channels=1, image_dir=None, data_dir=None):
+def load_images(dataset=MNIST, image_size=28, channels=1, image_dir=None, data_dir=None):
     """Images from any source, float32 in [-1, 1], shape ``(N, size, size, channels)``, in memory.
 
     Args:
@@ -358,7 +391,9 @@ def epoch_order(num_images, seed, epoch):
 
 
 class TrainingBatches(keras.utils.PyDataset):
-    """Shuffled full batches of in-memory images, as an endless stream of steps.
+    """Shuffled full batches of images (in memory, or read from an ``ImageCache``), as an endless stream of steps.
+
+    Make one with ``make_dataset``, the package's one name for the stream.
 
     Batch ``i`` is global step ``first_step + i``: epoch ``step // steps_per_epoch``
     of ``epoch_order``, position ``step % steps_per_epoch``. Every batch is a

@@ -1,6 +1,6 @@
 """Data-parallel training on every local accelerator (or on logical CPU devices).
 
-    scope, replicas = dcgan_keras.data_parallel()
+    scope, replicas = dcgan_keras.distribute.data_parallel()
     with scope:
         gan = DCGAN.from_shape(...)
         gan.compile()
@@ -44,7 +44,8 @@ def workers_in_tf_config(environ=None):
         return len(config.get("cluster", {}).get("worker", []))
     except (ValueError, AttributeError, TypeError) as error:
         raise UsageError(f"TF_CONFIG is not the JSON TensorFlow expects ({error}): "
-                         f'set it to {{"cluster": {{"worker": ["host:port", ...]}}, "task": {{"type": "worker", "index": i}}}}.')
+                         f'set it to {{"cluster": {{"worker": ["host:port", ...]}}, '
+                         f'"task": {{"type": "worker", "index": i}}}}.')
 
 
 @functools.cache

@@ -34,14 +34,17 @@ from keras import ops
 from dcgan_keras import feature_nets, metrics
 from dcgan_keras.compute import predict
 from dcgan_keras.data import (
+    MNIST,
+    as_unit_range,
     check_unit_range,
     emoji_designs,
     load_embedded_emoji,
     load_embedded_mnist,
+    open_images,
     to_unit_range,
 )
 from dcgan_keras.errors import UsageError
-from dcgan_keras.gan import generate_images, latent_noise
+from dcgan_keras.sampling import sample
 
 NUM_IMAGES = 5000  # MNIST, per side: generated vs reference, and the real floor
 # The scalar scores an evaluation reports (InceptionEvaluator has no classifier, so only the first two).
@@ -71,7 +74,8 @@ class Evaluator:
         """FID, KID (and class coverage where there is a classifier) of ``images`` in [-1, 1]."""
         features, probabilities = self.embed(_check_images(images))
         kid, kid_std = metrics.kid(features, self.reference, self.num_subsets, self.subset_size, seed)
-        result = {"num_images": len(features), "fid": metrics.fid(features, self.reference), "kid": kid, "kid_std": kid_std}
+        result = {"num_images": len(features), "fid": metrics.fid(features, self.reference), "kid": kid,
+                  "kid_std": kid_std}
         if probabilities is not None:
             coverage = metrics.class_coverage(probabilities, self.reference_shares)
             result.update(classes=coverage["classes"], kl=coverage["kl"], confidence=coverage["confidence"],
@@ -85,9 +89,8 @@ class Evaluator:
         holds (5,000 digits, 1,893 emoji). ``output_range`` maps another output
         range (a sigmoid's (0, 1)) to [-1, 1].
         """
-        z = latent_noise(num_images or self.default_num_images, int(generator.input_shape[-1]), seed)
         low, high = output_range
-        images = (generate_images(generator, z) - low) / (high - low) * 2.0 - 1.0
+        images = (sample(generator, num_images or self.default_num_images, seed) - low) / (high - low) * 2.0 - 1.0
         return self.scores(images, seed)
 
 
@@ -218,6 +221,21 @@ class InceptionEvaluator(Evaluator):
     def embed(self, images):
         # Resized a chunk at a time: 5,000 images at 299x299x3 would be 5 GB.
         return predict(self.model, images, self.batch_size, transform=to_inception_input), None
+
+
+def make_evaluator(features, num_images, image_shape=None, dataset=MNIST, image_dir=None, images=None):
+    """An offline evaluator ("mnist", "emoji"), or InceptionV3 against ``num_images`` reference images.
+
+    The InceptionV3 reference is ``images`` when given, else loaded from
+    ``dataset`` or ``image_dir`` at ``image_shape`` (the generator's).
+    """
+    if features in EVALUATORS:
+        return offline_evaluator(features)
+    if images is None:
+        size, _, channels = image_shape
+        images = open_images(dataset, size, channels, image_dir)
+    reference = as_unit_range(images[np.random.default_rng(0).permutation(len(images))[:num_images]])
+    return InceptionEvaluator(reference)
 
 
 def to_mnist_input(images):

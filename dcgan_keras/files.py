@@ -4,10 +4,12 @@
 later run reads back (checkpoints, scores, histories, grids, cached runs): a
 killed process leaves the old file or the new one, never half of one. (The
 resume snapshots are whole folders, renamed into place the same way.)
-``folder_lock`` keeps two training processes out of one folder.
+``folder_lock`` keeps two training processes out of one folder, and
+``RunPaths`` names every file of a run folder.
 """
 
 import contextlib
+import dataclasses
 import os
 import pathlib
 
@@ -59,7 +61,8 @@ def folder_lock(folder, holder="another process"):
         except BlockingIOError:
             handle.seek(0)
             pid = handle.read().strip() or "unknown"
-            raise UsageError(f"{folder} is in use by {holder} (process {pid}). Wait for it to finish, or use another folder.") from None
+            raise UsageError(f"{folder} is in use by {holder} (process {pid}). "
+                             "Wait for it to finish, or use another folder.") from None
         handle.truncate(0)
         handle.write(str(os.getpid()))
         handle.flush()
@@ -67,3 +70,51 @@ def folder_lock(folder, holder="another process"):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_writable_folder(folder, option="--output"):
+    """Raise ``UsageError`` unless ``folder`` is, or can be made as, a folder this process can write in."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {folder} is a file; give a folder.")
+    existing = next(parent for parent in [folder, *folder.absolute().parents] if parent.exists())
+    if not existing.is_dir():
+        raise UsageError(f"{option} {folder}: {existing} is a file, so no folder can be made under it.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {folder}: this user cannot write in {existing}. Choose another folder.")
+
+
+def frame_name(epoch):
+    """The file name of 0-based ``epoch``'s sample grid, numbered from 1."""
+    return f"epoch_{epoch + 1:03d}.png"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPaths:
+    """Where a training run writes, all under one folder: the one definition of the run folder's file names.
+
+    ``train``, the callbacks (``SampleGrid`` frames, ``QualityCheckpoint``'s
+    generators and scores) and the notebooks' runs all name files through it.
+    """
+
+    output: pathlib.Path
+
+    samples = property(lambda self: self.output / "samples")
+    backup = property(lambda self: self.output / "backup")
+    history = property(lambda self: self.output / "history.csv")
+    curves = property(lambda self: self.output / "history.png")
+    gif = property(lambda self: self.output / "progress.gif")
+    generator = property(lambda self: self.output / "generator.keras")
+    dcgan = property(lambda self: self.output / "dcgan.keras")
+    best_generator = property(lambda self: self.output / "best_generator.keras")
+    quality = property(lambda self: self.output / "quality.json")
+    last_generator = property(lambda self: self.output / "last_generator.keras")
+    record = property(lambda self: self.output / "run.json")
+
+    def frame(self, epoch):
+        """The sample grid of 0-based ``epoch``: ``samples/epoch_001.png`` is the first."""
+        return self.samples / frame_name(epoch)
+
+    def artefacts(self):
+        """Everything a run writes here, folders first."""
+        return [self.samples, self.backup, self.history, self.curves, self.gif, self.generator, self.dcgan,
+                self.best_generator, self.last_generator, self.quality, self.record]

@@ -64,12 +64,15 @@ MEASURED = {
 
 
 def resolve(name="auto", kernel_size=5):
-    """``(name, upsampling, downsampling)`` for a formulation name; "auto" looks up ``MEASURED``."""
+    """The formulation to use for ``name``: itself, or for "auto" the measured choice (``MEASURED``).
+
+    Like ``precision.resolve``, it returns a name; ``FORMULATIONS[name]`` gives its layers.
+    """
     if name == "auto":
         name = MEASURED.get((keras.backend.backend(), device_kind(), kernel_size), "paper")
     if name not in FORMULATIONS:
         raise UsageError(f"formulation must be one of {', '.join(CHOICES)}; got {name!r}.")
-    return (name, *FORMULATIONS[name])
+    return name
 
 
 def as_paper_layers(model):

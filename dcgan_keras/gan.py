@@ -10,15 +10,15 @@ PyTorch DCGAN example):
 3. update G through the freshly updated D, with the non-saturating loss.
 """
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
-from dcgan_keras.compute import predict
 from dcgan_keras.data import TrainingBatches, check_unit_range
 from dcgan_keras.errors import UsageError
-from dcgan_keras.formulation import resolve
+from dcgan_keras.formulation import FORMULATIONS, resolve
 from dcgan_keras.models import build_discriminator, build_generator
+from dcgan_keras.sampling import sample
 
 PAPER_LEARNING_RATE = 2e-4
 PAPER_BETA_1 = 0.5
@@ -51,51 +51,6 @@ def generator_loss(fake_logits):
     gradients there (Goodfellow et al., 2014, section 3).
     """
     return ops.mean(ops.softplus(-ops.cast(fake_logits, "float32")))
-
-
-def latent_noise(num_images, latent_dim, seed=None):
-    """z ~ N(0, I) as float32 numpy, identical on every backend for a given seed."""
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((num_images, latent_dim)).astype("float32")
-
-
-def interpolate(z_start, z_end, steps, method="linear"):
-    """``steps`` latent points from z_start to z_end, both ends included.
-
-    ``method="linear"`` walks the straight line. ``method="spherical"`` (slerp)
-    walks the arc ``sin((1-t)w)/sin(w) * a + sin(t w)/sin(w) * b``, with w
-    the angle between a and b; vectors (anti)parallel within 1e-6 have no
-    arc (sin w = 0) and get the straight line.
-
-    Why slerp: a 100-D z ~ N(0, I) almost surely has norm close to
-    sqrt(100) = 10, so G only ever sees a thin shell. The midpoint of the line
-    between two samples has norm about 10/sqrt(2) ~ 7.1, well inside that
-    shell, where G never trained; the arc keeps the norm near 10 (exactly,
-    when both ends have the same norm).
-    """
-    if method not in ("linear", "spherical"):
-        raise ValueError(f"method must be 'linear' or 'spherical', got {method!r}.")
-    if method == "spherical":
-        a, b = np.asarray(z_start, dtype="float64"), np.asarray(z_end, dtype="float64")
-        if a.ndim != 1 or a.shape != b.shape:
-            raise ValueError(
-                f"spherical interpolation needs two 1-D vectors of the same length, got shapes "
-                f"{a.shape} and {b.shape}; pass single latent vectors such as z[0] and z[1]."
-            )
-        norms = np.linalg.norm(a) * np.linalg.norm(b)
-        # A zero vector has no direction: treat it like the parallel case.
-        cosine = float(np.clip(a @ b / norms, -1.0, 1.0)) if norms > 0 else 1.0
-        if 1.0 - abs(cosine) < 1e-6:
-            method = "linear"
-    if method == "linear":
-        weights = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
-        return (1.0 - weights) * z_start[None] + weights * z_end[None]
-    angle = np.arccos(cosine)
-    t = np.linspace(0.0, 1.0, steps)[:, None]
-    # Coefficients first: at t=0 and t=1 they are exactly 1 and 0, so the
-    # ends come back bit for bit.
-    path = np.sin((1.0 - t) * angle) / np.sin(angle) * a + np.sin(t * angle) / np.sin(angle) * b
-    return path.astype(np.result_type(np.float32, z_start, z_end))
 
 
 @keras.saving.register_keras_serializable(package="dcgan_keras")
@@ -139,8 +94,8 @@ class DCGAN(keras.Model):
         and kernel), "paper", "subpixel" or "fast" (``dcgan_keras.formulation``).
         The weights, and so the initial model for a seed, are the same in all.
         """
-        _, upsampling, downsampling = resolve(formulation, kernel_size)
-        generator = build_generator(latent_dim, image_shape, width, kernel_size, seed, upsampling=upsampling)
+        upsampling, downsampling = FORMULATIONS[resolve(formulation, kernel_size)]
+        generator = build_generator(image_shape, latent_dim, width, kernel_size, seed, upsampling=upsampling)
         discriminator = build_discriminator(
             image_shape, width, kernel_size, None if seed is None else seed + 1, downsampling=downsampling
         )
@@ -234,7 +189,7 @@ class DCGAN(keras.Model):
         return real_images
 
     def _tensorflow_step(self, real_images, z):
-        """The one backend-specific piece: gradients and updates with tapes."""
+        """TensorFlow's step: gradients with tapes (JAX and PyTorch each have their own step below)."""
         import tensorflow as tf
 
         generator, discriminator = self.generator, self.discriminator
@@ -338,13 +293,13 @@ class DCGAN(keras.Model):
         trainable = _replaced(
             self.trainable_variables, trainable,
             (generator.trainable_variables, g_train_new), (discriminator.trainable_variables, d_train_new),
-        )  # fmt: skip
+        )
         non_trainable = _replaced(
             self.non_trainable_variables, non_trainable,
             (generator.non_trainable_variables, g_state_new),
             (discriminator.non_trainable_variables, d_state_new),
             seed_update,
-        )  # fmt: skip
+        )
         return logs, (trainable, non_trainable, list(d_opt_new) + list(g_opt_new), metric_values)
 
     def _update_metrics(self, d_loss, g_loss, real_logits, fake_logits):
@@ -364,9 +319,7 @@ class DCGAN(keras.Model):
 
         Pass ``seed`` for a reproducible batch, or your own ``z``.
         """
-        if z is None:
-            z = latent_noise(num_images, self.latent_dim, seed)
-        return generate_images(self.generator, z, batch_size)
+        return sample(self.generator, num_images, seed, z, batch_size)
 
     def get_config(self):
         return {
@@ -447,11 +400,6 @@ def _scale(optimizer, optimizer_values, loss):
     """``optimizer.scale_loss`` evaluated on the given optimizer state (JAX)."""
     with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, optimizer_values))):
         return optimizer.scale_loss(loss)
-
-
-def generate_images(generator, z, batch_size=256):
-    """Run ``generator`` on ``z`` in inference mode and return numpy images."""
-    return predict(generator, z, batch_size)
 
 
 def _labels_given():

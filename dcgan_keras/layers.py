@@ -15,11 +15,62 @@ Notebook 02 derives the rearrangement (``conv_arithmetic.subpixel_kernel``);
 tests/test_layers.py checks this layer against ``Conv2DTranspose``.
 """
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers, ops
 
-from dcgan_keras.conv_arithmetic import subpixel_kernel
+# --- the rearrangement, in numpy (notebook 02 derives it) ---------------------------------------
+
+
+def _check_stride(kernel_size, stride):
+    if kernel_size < stride:
+        raise ValueError(
+            f"kernel_size {kernel_size} < stride {stride} leaves gaps no stamp covers; "
+            f"the sub-pixel rearrangement (and DCGAN) uses kernel_size >= stride."
+        )
+
+
+def phase_taps(kernel_size, stride, before):
+    """For output phase r: the input offsets j and kernel taps a it combines.
+
+    Output pixel ``q * stride + r`` of the transposed convolution receives
+    ``x[q + j] * w[a]`` with ``a = r + before - j * stride`` for every ``a``
+    inside the kernel: a stride-1 correlation, one per phase.
+    """
+    taps = []
+    for phase in range(stride):
+        shift = phase + before
+        offsets = range(-((kernel_size - 1 - shift) // stride), shift // stride + 1)
+        taps.append([(j, shift - j * stride) for j in offsets])
+    return taps
+
+
+def subpixel_kernel(kernel, stride, padding="same"):
+    """Rearrange a ``Conv2DTranspose`` kernel into a stride-1 sub-pixel kernel.
+
+    Returns ``(subkernel, (pad_before, pad_after))``: zero-pad the input by
+    that much, run a "valid" stride-1 ``conv2d`` with ``subkernel`` (layout
+    ``(k', k', in, stride**2 * out)``), apply ``depth_to_space(stride)`` and
+    crop to ``output_size``: the result equals the transposed convolution.
+    Every phase gets its own k' x k' slice; taps a phase does not use stay 0.
+    For kernel 4 or 5 at stride 2 with "same", k' = 3 and the padding is
+    (1, 1), i.e. a Keras ``Conv2D(4 * out, 3, padding="same")``.
+    """
+    kernel_size, _, out_channels, in_channels = kernel.shape
+    _check_stride(kernel_size, stride)
+    before = max(kernel_size - stride, 0) // 2 if padding == "same" else 0
+    taps = phase_taps(kernel_size, stride, before)
+    offsets = [j for phase in taps for j, _ in phase]
+    low, high = min(offsets), max(offsets)
+    size = high - low + 1
+    sub = np.zeros((size, size, in_channels, stride, stride, out_channels), kernel.dtype)
+    for phase_y, taps_y in enumerate(taps):
+        for phase_x, taps_x in enumerate(taps):
+            for j_y, a_y in taps_y:
+                for j_x, a_x in taps_x:
+                    # (out, in) -> (in, out): Conv2D's layout
+                    sub[j_y - low, j_x - low, :, phase_y, phase_x] = kernel[a_y, a_x].T
+    return sub.reshape(size, size, in_channels, stride * stride * out_channels), (-low, high)
 
 
 def phase_tap_index(kernel_size, stride=2):

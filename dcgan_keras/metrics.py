@@ -126,7 +126,8 @@ def class_coverage(probabilities, reference_shares=None, min_share=0.01):
     if probabilities.ndim != 2:
         raise ValueError(f"probabilities must be (N, classes), got shape {probabilities.shape}.")
     num_classes = probabilities.shape[1]
-    reference = np.full(num_classes, 1.0 / num_classes) if reference_shares is None else np.asarray(reference_shares, "float64")
+    reference = (np.full(num_classes, 1.0 / num_classes) if reference_shares is None
+                 else np.asarray(reference_shares, "float64"))
     shares = np.bincount(probabilities.argmax(axis=1), minlength=num_classes) / len(probabilities)
     present = shares > 0
     return {

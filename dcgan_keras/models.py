@@ -115,7 +115,7 @@ def _size_name(size):
     return f"{size}x{size}"
 
 
-def build_generator(latent_dim=100, image_shape=(64, 64, 3), width=128, kernel_size=5, seed=None, name="generator", *,
+def build_generator(image_shape=(64, 64, 3), latent_dim=100, width=128, kernel_size=5, seed=None, name="generator", *,
                     batch_norm=True, projection=True, upsampling="transposed", output_activation="tanh", stages=None):
     """Map a latent vector z to an image in [-1, 1].
 
@@ -125,9 +125,9 @@ def build_generator(latent_dim=100, image_shape=(64, 64, 3), width=128, kernel_s
                 -> up_32x32 (128) -> to_image 64x64x3, tanh
 
     Args:
-        latent_dim: length of z.
         image_shape: ``(size, size, channels)`` with size 4*2**k or 7*2**k
             (28 gives MNIST's 7 -> 14 -> 28) and 1 or 3 channels.
+        latent_dim: length of z.
         width: channels of the last hidden stage; each stage nearer z doubles
             it (the paper's 128 gives 1024 at 4x4 for 64x64 images).
         kernel_size: 5 as in the paper, or 4 as in the PyTorch examples.
@@ -202,7 +202,7 @@ def _check_stages(stages, default, size):
     if not isinstance(stages, int) or isinstance(stages, bool) or not 1 <= stages <= most:
         raise ValueError(
             f"stages must be an integer from 1 to {most} for {size}x{size} images (the smallest starting grid "
-            f"is 2x2), got {stages!r} (for no stage at all, use build_one_step_generator)."
+            f"is 2x2), got {stages!r} (for no stage at all, see chapters.generator_anatomy.build_one_step_generator)."
         )
     return stages
 
@@ -217,8 +217,8 @@ def build_discriminator(image_shape=(64, 64, 3), width=128, kernel_size=5, seed=
         64x64x3 -> down_32x32 (128) -> down_16x16 (256) -> down_8x8 (512)
                 -> down_4x4 (1024) -> flatten -> logit
 
-    It returns a logit, not a probability. The sigmoid lives in the loss
-    (``BinaryCrossentropy(from_logits=True)``), which computes
+    It returns a logit, not a probability. The sigmoid lives in the losses
+    (``gan.discriminator_loss`` and ``gan.generator_loss``), which compute
     ``log(sigmoid(x))`` as ``-softplus(-x)``: exact where a separate sigmoid
     would round to 0 or 1 and turn the log into -inf, which is exactly what
     happens when the discriminator becomes confident. Take
@@ -291,22 +291,22 @@ def build_discriminator(image_shape=(64, 64, 3), width=128, kernel_size=5, seed=
     return keras.Model(images, logit, name=name)
 
 
-def _project(z, size, channels, dense, use_bias, seed):
+def _project(z, size, channels, projection, use_bias, seed):
     """z -> a size x size x channels grid: Dense, a 1x1 transposed conv, tiled z and a 3x3 conv, or a learned grid."""
-    if dense == "tile":
+    if projection == "tile":
         x = layers.Reshape((1, 1, z.shape[-1]), name="reshape_1x1")(z)
         x = layers.UpSampling2D(size, name=f"tile_{_size_name(size)}")(x)
-        return layers.Conv2D(channels, 3, padding="same", use_bias=use_bias, kernel_initializer=kernel_initializer(seed),
-                             name="project")(x)
-    if dense == "grid":
+        return layers.Conv2D(channels, 3, padding="same", use_bias=use_bias,
+                             kernel_initializer=kernel_initializer(seed), name="project")(x)
+    if projection == "grid":
         x = layers.Dense(channels, use_bias=use_bias, kernel_initializer=kernel_initializer(seed), name="project")(z)
         x = layers.Reshape((1, 1, channels), name="reshape_1x1")(x)
         # The constant is drawn like every other weight, N(0, 0.02), from its own seed.
         return LearnedGrid(size, channels, kernel_initializer(None if seed is None else seed + 500),
                            name=f"grid_{_size_name(size)}")(x)
-    if dense not in (True, False):
-        raise ValueError(f"projection must be True, False, 'tile' or 'grid', got {dense!r}.")
-    if dense:
+    if projection not in (True, False):
+        raise ValueError(f"projection must be True, False, 'tile' or 'grid', got {projection!r}.")
+    if projection:
         x = layers.Dense(
             size * size * channels,
             use_bias=use_bias,
@@ -343,28 +343,6 @@ def _upsample(x, channels, kernel_size, upsampling, use_bias, seed, name):
         kernel_initializer=kernel_initializer(seed),
         name=name,
     )(x)
-
-
-def build_one_step_generator(latent_dim=100, image_shape=(28, 28, 1), seed=None, name="one_step_generator"):
-    """The "why not jump in one layer?" generator: z -> image in a single layer.
-
-    One transposed convolution from a 1x1 grid straight to full size. Each
-    output pixel is then a fixed linear function of z followed by tanh: the
-    network can only blend one template per latent coordinate.
-    """
-    size = image_shape[0]
-    _check_shape(tuple(image_shape))
-    z = keras.Input(shape=(latent_dim,), name="z")
-    x = layers.Reshape((1, 1, latent_dim), name="reshape_1x1")(z)
-    x = layers.Conv2DTranspose(
-        image_shape[-1],
-        size,
-        padding="valid",
-        kernel_initializer=kernel_initializer(seed),
-        name="to_image",
-    )(x)
-    images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    return keras.Model(z, images, name=name)
 
 
 def _seed_stream(seed):

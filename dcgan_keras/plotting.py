@@ -2,14 +2,15 @@
 
 Image helpers work on numpy arrays in [-1, 1] (what the generator makes) and
 return or write uint8 pictures; curve helpers return matplotlib figures and, given a path,
-save and close them (no window opens).
+save them. They use ``matplotlib.figure.Figure``, not pyplot: no window
+opens, no GUI backend is chosen, and importing this module does not import pyplot.
 """
 
 import csv
 import pathlib
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from PIL import Image
 
 from dcgan_keras.data import to_uint8
@@ -84,7 +85,8 @@ def read_history_rows(path):
     """The rows of a history CSV as dicts of floats; empty cells are left out."""
     with open(path, newline="") as handle:
         # "NA": the val_* cells of files written by Keras' CSVLogger.
-        return [{key: float(value) for key, value in row.items() if value not in ("", "NA")} for row in csv.DictReader(handle)]
+        return [{key: float(value) for key, value in row.items() if value not in ("", "NA")}
+                for row in csv.DictReader(handle)]
 
 
 def read_history_csv(path):
@@ -107,7 +109,8 @@ def plot_history(history, path=None, title="DCGAN training"):
     epochs = history.get("epoch") or list(range(len(history["d_loss"])))
     epochs = [epoch + 1 for epoch in epochs]
     scored = "fid" in history and np.isfinite(history["fid"]).any()
-    figure, axes = plt.subplots(1, 3 if scored else 2, figsize=(15 if scored else 10, 3.6))
+    figure = Figure(figsize=(15 if scored else 10, 3.6))
+    axes = figure.subplots(1, 3 if scored else 2)
     labels = {"d_loss": "D loss", "g_loss": "G loss", "D_x": "D(x), real", "D_G_z": "D(G(z)), fake"}
     for axis, keys in zip(axes, HISTORY_PANELS):
         for key in keys:
@@ -125,7 +128,6 @@ def plot_history(history, path=None, title="DCGAN training"):
     figure.tight_layout()
     if path is not None:
         figure.savefig(path, dpi=100)
-        plt.close(figure)
     return figure
 
 

@@ -104,7 +104,8 @@ def restore_state(gan, directory):
     for group, variables in state_variables(gan).items():
         values = [arrays.get(f"{group}/{index}") for index in range(len(variables))]
         expected = [tuple(variable.shape) for variable in variables]
-        if [None if value is None else value.shape for value in values] != expected or f"{group}/{len(variables)}" in arrays:
+        if ([None if value is None else value.shape for value in values] != expected
+                or f"{group}/{len(variables)}" in arrays):
             raise UsageError(
                 f"The snapshot in {found[-1]} was written by a different model ({group} does not match). "
                 f"Resume with the options that started the run, or start again elsewhere."
@@ -186,7 +187,8 @@ def fit_resumably(gan, batches, epochs, directory, every_steps=0, callbacks=(), 
             f"The snapshot in {directory} has {position['steps_per_epoch']} steps per epoch, this data "
             f"{per_epoch}. Resume with the same data and batch size, or start again elsewhere."
         )
-    backup = StateBackup(directory, per_epoch, every_steps, position["global_step"], metrics if position["step"] else None)
+    backup = StateBackup(directory, per_epoch, every_steps, position["global_step"],
+                         metrics if position["step"] else None)
     epoch, step = position["epoch"], position["step"]
     segments = []
     if step and epoch < epochs:  # first the rest of the interrupted epoch, then whole ones

@@ -1,11 +1,23 @@
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One compute thread per test process (pytest-xdist runs one per core): the models are small, and
+    # two processes of two threads each on two cores mostly wait for each other. Subprocesses and
+    # notebook kernels inherit it.
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-import dcgan_keras  # noqa: E402,F401  (first: it imports TensorFlow quietly)
+from dcgan_keras.console import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before Keras: the test output carries no C++ start-up lines
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+import dcgan_keras  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

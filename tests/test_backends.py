@@ -1,7 +1,10 @@
 """The same DCGAN on TensorFlow, JAX and PyTorch: identical steps, and no TensorFlow needed.
 
 Each backend runs in its own subprocess (Keras picks its backend once per
-process). `.ci/run` also runs tests/test_gan.py under every KERAS_BACKEND.
+process). The README's test command runs the agreement tests and the
+no-TensorFlow script (train, save, load, resume exactly, the command line, a
+streamed folder) on every backend; the whole portable suites rerun on JAX and
+PyTorch with the `long` suites (`pytest -m long`).
 """
 
 import importlib.util
@@ -77,7 +80,8 @@ def test_backends_agree_step_by_step(tmp_path):
     for backend in BACKENDS[1:]:
         losses, weights = results[backend]
         for key in reference_losses:
-            np.testing.assert_allclose(losses[key], reference_losses[key], rtol=2e-4, atol=2e-5, err_msg=f"{backend} {key}")
+            np.testing.assert_allclose(losses[key], reference_losses[key], rtol=2e-4, atol=2e-5,
+                                       err_msg=f"{backend} {key}")
         for ours, theirs in zip(weights, reference_weights):
             # Adam moves each weight by ~lr per step whatever the gradient's size,
             # so float32 rounding in tiny gradients shows up at ~lr, not at 1e-7.
@@ -114,6 +118,20 @@ for index, digit in enumerate(data.load_embedded_mnist()[:64]):
 cache = data.open_images(image_dir=folder / "digits", image_size=28, channels=1)
 assert isinstance(cache, image_cache.ImageCache) and len(cache) == 64
 gan.fit(data.make_dataset(cache, batch_size=32), epochs=1, verbose=0)
+# Exact resume: two epochs in one go, or one epoch and then the second resumed from its snapshot.
+from dcgan_keras.resume import fit_resumably
+def fresh(seed):
+    model = dcgan_keras.DCGAN.from_shape((28, 28, 1), latent_dim=8, width=4, seed=seed)
+    model.compile()
+    return model
+digits = load_images()[:128]
+whole, halves = fresh(0), fresh(0)
+fit_resumably(whole, data.make_dataset(digits, 32, seed=0), 2, folder / "whole", verbose=0)
+fit_resumably(halves, data.make_dataset(digits, 32, seed=0), 1, folder / "halves", verbose=0)
+resumed = fresh(1)  # other initial weights: the snapshot must win
+fit_resumably(resumed, data.make_dataset(digits, 32, seed=0), 2, folder / "halves", verbose=0)
+for ours, theirs in zip(resumed.get_weights(), whole.get_weights()):
+    np.testing.assert_array_equal(ours, theirs)
 assert sys.modules.get("tensorflow") is None
 print(keras.backend.backend(), history.history["d_loss"][0], generator.output_shape)
 """
@@ -126,11 +144,13 @@ def test_trains_and_saves_without_tensorflow(backend):
 
 
 PORTABLE_SUITES = [
-    "tests/test_gan.py", "tests/test_models.py", "tests/test_layers.py", "tests/test_compute.py", "tests/test_resume.py",
-    "tests/test_image_cache.py",
+    "tests/test_gan.py", "tests/test_models.py", "tests/test_layers.py", "tests/test_compute.py",
+    "tests/test_resume.py",
+    "tests/test_image_cache.py", "tests/chapters/test_gradients.py",
 ]
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("backend", [name for name in BACKENDS if name != "tensorflow"])
 def test_portable_suites_pass_on(backend):
     """The train_step, model, layer, compute, exact-resume and image-cache tests, rerun on another Keras backend."""
@@ -140,7 +160,7 @@ def test_portable_suites_pass_on(backend):
          *PORTABLE_SUITES],
         capture_output=True, text=True, cwd=root,
         env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout[-4000:]
 
 
@@ -154,7 +174,7 @@ from dcgan_keras.chapters import discriminator_probes as probes, generator_anato
 
 weights, out = sys.argv[1], sys.argv[2]
 discriminator = dcgan_keras.build_discriminator((28, 28, 1), width=4, seed=0, activation="relu")
-generator = dcgan_keras.build_generator(8, (28, 28, 1), width=4, seed=0)
+generator = dcgan_keras.build_generator((28, 28, 1), 8, width=4, seed=0)
 with np.load(weights) as saved:
     discriminator.set_weights([saved[f"d{i}"] for i in range(len(discriminator.weights))])
     generator.set_weights([saved[f"g{i}"] for i in range(len(generator.weights))])
@@ -168,15 +188,16 @@ print(json.dumps({"dead": probes.zero_gradient_fraction(discriminator, images),
 """
 
 
+@pytest.mark.long  # the chapters' probes; the library's steps agree in test_backends_agree_step_by_step
 @pytest.mark.skipif(len(BACKENDS) < 2, reason="needs at least two Keras backends installed")
 def test_probe_gradients_agree_across_backends(tmp_path):
     import dcgan_keras
 
     discriminator = dcgan_keras.build_discriminator((28, 28, 1), width=4, seed=0, activation="relu")
-    generator = dcgan_keras.build_generator(8, (28, 28, 1), width=4, seed=0)
+    generator = dcgan_keras.build_generator((28, 28, 1), 8, width=4, seed=0)
     weights = tmp_path / "weights.npz"
     np.savez(weights, **{f"d{i}": w for i, w in enumerate(discriminator.get_weights())},
-             **{f"g{i}": w for i, w in enumerate(generator.get_weights())})  # fmt: skip
+             **{f"g{i}": w for i, w in enumerate(generator.get_weights())})
     results = {}
     for backend in BACKENDS:
         out = tmp_path / f"{backend}.npz"

@@ -10,10 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-import dcgan_keras
 from dcgan_keras import DCGAN, UsageError, build_discriminator, build_generator
 from dcgan_keras.cli import main
-from dcgan_keras.data import load_images, make_dataset
+from dcgan_keras.data import load_images, make_dataset, to_uint8
 from dcgan_keras.files import folder_lock
 from dcgan_keras.resume import fit_resumably, save_state
 
@@ -31,7 +30,7 @@ def finished_run(tmp_path_factory):
     (root / "broken").mkdir()
     (root / "broken" / "digit.png").write_bytes(b"not a png")
     build_discriminator((28, 28, 1), width=4).save(root / "discriminator.keras")
-    build_generator(8, (32, 32, 3), width=4).save(root / "colour_generator.keras")
+    build_generator((32, 32, 3), 8, width=4).save(root / "colour_generator.keras")
     return root
 
 
@@ -63,18 +62,22 @@ CLI_CASES = {
     "sample output is a file": (["sample", "--generator", RUN + "/generator.keras", "--output", "{root}/a_file"],
                                 "--output {root}/a_file is a file"),
     # the data
-    "image dir missing": (["train", "--image-dir", "{root}/nowhere", "--output", "{root}/out"], "is not a folder of images"),
+    "image dir missing": (["train", "--image-dir", "{root}/nowhere", "--output", "{root}/out"],
+                          "is not a folder of images"),
     "image dir empty": (["train", "--image-dir", "{root}/empty", "--output", "{root}/out"], "No images found under"),
     "unreadable image": (["train", "--image-dir", "{root}/broken", "--output", "{root}/out"], "Cannot read"),
-    "batch larger than the data": (["train", "--batch-size", "20000", "--output", "{root}/out"], "is larger than the 10000"),
+    "batch larger than the data": (["train", "--batch-size", "20000", "--output", "{root}/out"],
+                                   "is larger than the 10000"),
     # a run folder that already holds a run: nothing in it may be lost
     "rerun a finished run": (["train", "--epochs", "1", "--output", RUN, *TINY],
                              "holds a finished 1-epoch run; nothing was changed. Pass --epochs N with N > 1"),
     "no-resume on a finished run": (["train", "--epochs", "1", "--no-resume", "--output", RUN, *TINY],
                                     "which --no-resume would delete. Add --overwrite"),
     "resume with another batch size": (["train", "--epochs", "2", "--output", RUN, *TINY[:2], "--batch-size", "250",
-                                        *TINY[4:]], "made with --batch-size 500; this command asks for --batch-size 250"),
-    "a second train on a busy folder": (["train", "--epochs", "2", "--output", RUN, *TINY], "is in use by another train"),
+                                        *TINY[4:]],
+                                       "made with --batch-size 500; this command asks for --batch-size 250"),
+    "a second train on a busy folder": (["train", "--epochs", "2", "--output", RUN, *TINY],
+                                        "is in use by another train"),
     # generator files
     "generator missing": (["sample", "--generator", "{root}/missing.keras"], "No generator at"),
     "generator is a text file": (["sample", "--generator", "{root}/notes.keras"], "is not a Keras model archive"),
@@ -133,14 +136,17 @@ def _api_cases(digits, tmp_path):
     import tensorflow as tf
 
     return {
-        "generator of an unsupported size": (lambda: build_generator(image_shape=(30, 30, 3)), "Unsupported image size 30"),
-        "discriminator of an unsupported size": (lambda: build_discriminator((100, 100, 3)), "Unsupported image size 100"),
-        "a mismatched pair": (lambda: DCGAN(build_generator(8, (28, 28, 1), 4), build_discriminator((32, 32, 1), 4)),
+        "generator of an unsupported size": (lambda: build_generator(image_shape=(30, 30, 3)),
+                                             "Unsupported image size 30"),
+        "discriminator of an unsupported size": (lambda: build_discriminator((100, 100, 3)),
+                                                 "Unsupported image size 100"),
+        "a mismatched pair": (lambda: DCGAN(build_generator((28, 28, 1), 8, 4), build_discriminator((32, 32, 1), 4)),
                               "makes (28, 28, 1) images but the discriminator expects (32, 32, 1)"),
         "fit on images and labels": (_fit(gan, digits, labels), "takes images only"),
-        "fit on a labelled tf.data pipeline": (lambda: gan.fit(tf.data.Dataset.from_tensor_slices((digits, labels)).batch(64),
-                                                               epochs=1, verbose=0), "takes images only"),
-        "fit on uint8 images": (_fit(gan, dcgan_keras.to_uint8(digits)), "got dtype uint8. Use dcgan_keras.data.to_unit_range"),
+        "fit on a labelled tf.data pipeline": (lambda: gan.fit(
+                                                   tf.data.Dataset.from_tensor_slices((digits, labels)).batch(64),
+                                                   epochs=1, verbose=0), "takes images only"),
+        "fit on uint8 images": (_fit(gan, to_uint8(digits)), "got dtype uint8. Use dcgan_keras.data.to_unit_range"),
         "fit on images in [0, 255]": (_fit(gan, (digits + 1) * 127.5), "Expected pixels in [-1, 1]"),
         "fit on images with NaN": (_fit(gan, with_nan), "1 NaN or infinite pixels"),
         "fit without the channel axis": (_fit(gan, digits[..., 0]), "Add the channel axis"),
@@ -149,7 +155,8 @@ def _api_cases(digits, tmp_path):
         "a batch larger than the data": (lambda: make_dataset(digits, 1000), "batch_size=1000 is larger than the 256"),
         "channels 2": (lambda: load_images(channels=2), "channels must be 1 or 3"),
         "a missing image folder": (lambda: load_images(image_dir=tmp_path / "nowhere"), "is not a folder of images"),
-        "resume from another model's snapshot": (lambda: fit_resumably(gan, make_dataset(digits, 64), 1, snapshot, verbose=0),
+        "resume from another model's snapshot": (lambda: fit_resumably(gan, make_dataset(digits, 64), 1, snapshot,
+                                                                       verbose=0),
                                                  "was written by a different model"),
     }
 

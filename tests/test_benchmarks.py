@@ -24,7 +24,7 @@ def test_eager_variants_train(variant):
 
 
 def test_reference_mirrors_the_package_layout():
-    import dcgan_keras
+    from dcgan_keras.models import multiply_adds
 
     generator, discriminator, shape = torch_reference.build(TINY, latent_dim=100)
     gan = throughput.build_gan(TINY)
@@ -32,7 +32,7 @@ def test_reference_mirrors_the_package_layout():
         # Keras counts BatchNorm's moving mean and variance as parameters; PyTorch keeps them as buffers.
         moving = sum(2 * layer.moving_mean.shape[0] for layer in keras_model.layers if hasattr(layer, "moving_mean"))
         assert sum(p.numel() for p in torch_model.parameters()) == keras_model.count_params() - moving
-    assert shape == (1, 28, 28) and dcgan_keras.multiply_adds(gan.generator) > 0
+    assert shape == (1, 28, 28) and multiply_adds(gan.generator) > 0
 
 
 def test_cuda_graphs_are_skipped_with_a_reason_on_the_cpu():
@@ -51,7 +51,7 @@ def test_table_compares_each_cell_with_its_own_best_pytorch(capsys):
         row("keras-auto", 300.0), row("torch", 100.0), row("torch-compile", 200.0),
         row("torch-cudagraphs", None, skipped="failed: RuntimeError: boom"),
         row("keras-auto", 90.0, "mixed_bfloat16"), row("torch", 100.0, "mixed_bfloat16"),
-    ])  # fmt: skip
+    ])
     lines = capsys.readouterr().out.splitlines()
     auto32, auto16 = [line.split() for line in lines if "keras-auto" in line]
     assert auto32[-2:] == ["3.00x", "1.50x"]  # vs eager, vs torch-compile in its own cell

@@ -13,14 +13,16 @@ from dcgan_keras.files import replace_atomically, write_text_atomically
 
 def test_history_csv_keeps_only_columns_with_values_and_truncates_on_resume(tmp_path, mnist_images, make_gan):
     path = tmp_path / "history.csv"
-    scored = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(fid=10.0 + epoch) if epoch == 1 else None)
+    scored = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: logs.update(fid=10.0 + epoch) if epoch == 1 else None)
     make_gan().fit(make_dataset(mnist_images[:128], 64), epochs=3, verbose=0, callbacks=[scored, HistoryCSV(path)])
     lines = path.read_text().splitlines()
     assert lines[0] == "epoch,D_G_z,D_x,d_loss,fid,g_loss"  # no val_* columns of NA
     assert [line.split(",")[0] for line in lines[1:]] == ["0", "1", "2"]
     assert [line.split(",")[4] for line in lines[1:]] == ["", "11.0", ""]  # a score only where it was made
     # Resumed at epoch 2 (0-based 1): the rows from there on are dropped and written again.
-    make_gan().fit(make_dataset(mnist_images[:128], 64), initial_epoch=1, epochs=2, verbose=0, callbacks=[HistoryCSV(path)])
+    make_gan().fit(make_dataset(mnist_images[:128], 64), initial_epoch=1, epochs=2, verbose=0,
+                   callbacks=[HistoryCSV(path)])
     lines_again = path.read_text().splitlines()
     assert lines_again[0] == "epoch,D_G_z,D_x,d_loss,g_loss"  # the only score was in a dropped row
     assert [line.split(",")[0] for line in lines_again[1:]] == ["0", "1"]

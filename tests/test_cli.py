@@ -18,7 +18,7 @@ def test_train_writes_everything_it_promises(tmp_path, capsys):
     main(["train", "--epochs", "2", "--output", str(output), *TINY])
     for name in ["samples/epoch_001.png", "samples/epoch_002.png", "progress.gif", "history.png",
                  "history.csv", "generator.keras", "dcgan.keras", "best_generator.keras",
-                 "last_generator.keras", "quality.json"]:  # fmt: skip
+                 "last_generator.keras", "quality.json"]:
         assert (output / name).is_file(), name
     # The final training state stays, so that --epochs N can train the run further.
     assert [path.name for path in (output / "backup").iterdir()] == ["step-0000000040"]
@@ -31,7 +31,7 @@ def test_train_writes_everything_it_promises(tmp_path, capsys):
     assert str(output / "generator.keras") in printed and "Trained 2 epochs" in printed and "Score it with" in printed
 
     main(["sample", "--generator", str(output / "generator.keras"), "--num-images", "5", "--images",
-          "--steps", "4"])  # fmt: skip
+          "--steps", "4"])
     assert (output / "grid.png").is_file() and (output / "interpolation.png").is_file()
     assert len(list((output / "images").glob("*.png"))) == 5
     with Image.open(output / "images" / "00000.png") as first:
@@ -109,22 +109,26 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 
 
 def test_train_config_resolves_the_data_defaults(tmp_path):
-    from dcgan_keras.cli import TrainConfig, build_parser
+    from dcgan_keras.cli import build_parser
+    from dcgan_keras.runs import TrainConfig
 
-    config = TrainConfig.from_args(build_parser().parse_args(["train", "--output", str(tmp_path)]))
+    def from_args(args):
+        return TrainConfig.create(**vars(args))
+
+    config = from_args(build_parser().parse_args(["train", "--output", str(tmp_path)]))
     assert (config.image_shape, config.eval_every, config.features) == ((28, 28, 1), 6, "mnist")
     assert (config.width, config.epochs, config.eval_images) == (64, 18, 5000)
-    colour = TrainConfig.from_args(build_parser().parse_args(["train", "--dataset", "cifar10", "--output", str(tmp_path)]))
+    colour = from_args(build_parser().parse_args(["train", "--dataset", "cifar10", "--output", str(tmp_path)]))
     assert (colour.image_shape, colour.eval_every, colour.features) == ((64, 64, 3), 0, "inception")
-    emoji = TrainConfig.from_args(build_parser().parse_args(["train", "--dataset", "emoji-embedded",
+    emoji = from_args(build_parser().parse_args(["train", "--dataset", "emoji-embedded",
                                                              "--output", str(tmp_path)]))
     assert (emoji.image_shape, emoji.eval_every, emoji.features) == ((64, 64, 3), 9, "emoji")
     assert (emoji.width, emoji.epochs, emoji.eval_images) == (32, 36, 1893)
     # A folder of 64x64 colour images is not the emoji: it is not scored against them.
-    folder = TrainConfig.from_args(build_parser().parse_args(["train", "--image-dir", str(tmp_path),
+    folder = from_args(build_parser().parse_args(["train", "--image-dir", str(tmp_path),
                                                               "--output", str(tmp_path)]))
     assert (folder.features, folder.eval_every) == ("inception", 0)
-    digits = TrainConfig.from_args(build_parser().parse_args(["train", "--image-dir", str(tmp_path), "--image-size",
+    digits = from_args(build_parser().parse_args(["train", "--image-dir", str(tmp_path), "--image-size",
                                                               "28", "--channels", "1", "--features", "mnist",
                                                               "--output", str(tmp_path)]))
     assert (digits.features, digits.eval_every, digits.eval_images) == ("mnist", 6, 5000)
@@ -136,7 +140,7 @@ def test_command_line_console_is_clean(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "dcgan_keras", "sample", "--generator", str(tmp_path / "none.keras")],
         capture_output=True, text=True,
-    )  # fmt: skip
+    )
     assert result.returncode != 0
     assert "oneDNN" not in result.stderr and "cuInit" not in result.stderr
     assert "No generator" in result.stderr
@@ -171,7 +175,7 @@ def test_evaluate_with_inception_features(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(evaluate.InceptionEvaluator, "__init__",
                         lambda self, reference, **kw: original(self, reference, weights=None, num_subsets=2))
     main(["evaluate", "--generator", str(tiny_generator(tmp_path)), "--features", "inception",
-          "--num-images", "4", "--json"])  # fmt: skip
+          "--num-images", "4", "--json"])
     report = capsys.readouterr().out
     assert '"features": "inceptionv3"' in report and '"classes"' not in report
 
@@ -197,9 +201,9 @@ def test_train_classifier_writes_the_model_and_its_card(tmp_path, monkeypatch, c
 def test_emoji_training_writes_everything_and_scores_with_the_emoji_network(tmp_path, capsys):
     output = tmp_path / "emoji"
     main(["train", "--dataset", "emoji-embedded", "--epochs", "1", "--output", str(output), "--width", "4",
-          "--batch-size", "256", "--verbose", "0", "--eval-every", "1", "--eval-images", "200"])  # fmt: skip
+          "--batch-size", "256", "--verbose", "0", "--eval-every", "1", "--eval-images", "200"])
     for name in ["samples/epoch_001.png", "progress.gif", "history.png", "history.csv", "generator.keras",
-                 "dcgan.keras", "best_generator.keras", "last_generator.keras", "quality.json", "run.json"]:  # fmt: skip
+                 "dcgan.keras", "best_generator.keras", "last_generator.keras", "quality.json", "run.json"]:
         assert (output / name).is_file(), name
     header = (output / "history.csv").read_text().splitlines()[0]
     assert "fid" in header and "colours" in header

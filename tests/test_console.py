@@ -14,12 +14,6 @@ def test_tensorflow_start_up_noise_is_filtered(capfd):
     assert capfd.readouterr().err == "a real warning\n"
 
 
-def test_training_noise_also_drops_the_remapper_line(capfd):
-    with console.filtered_stderr(console.TRAINING_NOISE):
-        os.write(2, b"E0000 remapper failed: INVALID_ARGUMENT\n")
-    assert capfd.readouterr().err == ""
-
-
 def test_the_backend_comes_from_the_environment_then_keras_json(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delenv("KERAS_BACKEND", raising=False)

@@ -93,14 +93,14 @@ def test_tfds_offline_fails_fast_with_alternatives(tmp_path, monkeypatch):
     monkeypatch.setattr(requests.Session, "get", no_network)
     started = time.perf_counter()
     with pytest.raises(data.DatasetUnavailableError, match="mnist-embedded") as error:
-        data.load_tfds("mnist", 28, 1, data_dir=str(tmp_path))
+        data.tfds_cache("mnist", 28, 1, data_dir=str(tmp_path))
     assert "--image-dir" in str(error.value)
     assert time.perf_counter() - started < 30
 
 
 def test_unknown_tfds_name_is_explained(tmp_path):
     with pytest.raises(data.DatasetUnavailableError, match="no_such_dataset"):
-        data.load_tfds("no_such_dataset", 28, 1, data_dir=str(tmp_path))
+        data.tfds_cache("no_such_dataset", 28, 1, data_dir=str(tmp_path))
 
 
 def _write(path, array):
@@ -123,18 +123,18 @@ def test_wide_image_is_center_cropped_not_squashed(tmp_path):
     wide = np.zeros((20, 60, 3), dtype=np.uint8)
     wide[:, 20:40] = 255  # a white middle square between black side panels
     _write(tmp_path / "wide.png", wide)
-    (image,) = data.load_folder(tmp_path, image_size=20, channels=1)
+    (image,) = data.folder_cache(tmp_path, image_size=20, channels=1)[:]
     assert image.min() == 255  # only the middle square survives
 
 
 def test_empty_folder_and_unreadable_file(tmp_path):
     with pytest.raises(data.DatasetUnavailableError, match="No images found"):
-        data.load_folder(tmp_path)
+        data.folder_cache(tmp_path)
     (tmp_path / "broken.png").write_bytes(b"this is not a png")
     with pytest.raises(data.DatasetUnavailableError, match="broken.png"):
-        data.load_folder(tmp_path)
+        data.folder_cache(tmp_path)
     with pytest.raises(data.DatasetUnavailableError, match="not a folder"):
-        data.load_folder(tmp_path / "missing")
+        data.folder_cache(tmp_path / "missing")
 
 
 def test_make_dataset_streams_full_shuffled_batches_by_step():

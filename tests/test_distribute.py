@@ -33,7 +33,7 @@ import numpy as np
 import dcgan_keras, keras
 from keras import ops
 from dcgan_keras.data import load_images
-from dcgan_keras.distribute import data_parallel
+from dcgan_keras.distribute import data_parallel, process_slice
 
 z_row = np.random.default_rng(0).standard_normal((1, 8)).astype("float32")
 
@@ -44,12 +44,12 @@ class SameNoise(dcgan_keras.DCGAN):
 scope, found = data_parallel() if replicas > 1 else (__import__("contextlib").nullcontext(), 1)
 assert found == replicas, found
 with scope:
-    generator = dcgan_keras.build_generator(8, (28, 28, 1), width=4, seed=0, batch_norm=False)
+    generator = dcgan_keras.build_generator((28, 28, 1), 8, width=4, seed=0, batch_norm=False)
     discriminator = dcgan_keras.build_discriminator((28, 28, 1), width=4, seed=1, batch_norm=False)
     gan = SameNoise(generator, discriminator, seed=0)
     gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
 # Each process feeds its own rows of every global batch of 32 (all of them when it is the only one).
-rows = dcgan_keras.process_slice(32)
+rows = process_slice(32)
 images = load_images()[:96].reshape(3, 32, 28, 28, 1)[:, rows].reshape(-1, 28, 28, 1)
 history = gan.fit(images, batch_size=rows.stop - rows.start, epochs=1, shuffle=False, verbose=0).history
 weights = [np.asarray(w).ravel() for w in gan.generator.get_weights() + gan.discriminator.get_weights()]
@@ -115,6 +115,7 @@ def _run_together(commands, environments, folder, timeout=300):
     return outputs
 
 
+@pytest.mark.long  # two processes per backend: with the longer suites
 @pytest.mark.parametrize("backend", [b for b in ("tensorflow", "jax") if importlib.util.find_spec(b)])
 def test_two_worker_processes_match_one_process(backend, tmp_path):
     """TF_CONFIG + MultiWorkerMirroredStrategy, or jax.distributed: two processes on localhost."""
@@ -154,9 +155,10 @@ main(sys.argv[1:])
 """
 
 
+@pytest.mark.long
 def test_cli_distribute_on_two_logical_devices(tmp_path):
     args = ["train", "--distribute", "--epochs", "1", "--width", "4", "--latent-dim", "8",
-            "--batch-size", "500", "--verbose", "0", "--output", str(tmp_path)]  # fmt: skip
+            "--batch-size", "500", "--verbose", "0", "--output", str(tmp_path)]
     env = _environment("tensorflow")
     result = subprocess.run([sys.executable, "-c", CLI_SCRIPT, *args], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -164,12 +166,13 @@ def test_cli_distribute_on_two_logical_devices(tmp_path):
     assert (tmp_path / "generator.keras").is_file()
 
 
+@pytest.mark.long
 def test_cli_trains_on_two_tensorflow_workers(tmp_path):
     """The README's commands: one `train --distribute` per worker, each with its TF_CONFIG and --output."""
     environments = _worker_environments("tensorflow", 2)
     commands = [[sys.executable, "-m", "dcgan_keras", "train", "--distribute", "--epochs", "1", "--width", "4",
                  "--latent-dim", "8", "--batch-size", "500", "--verbose", "0", "--eval-every", "0",
-                 "--output", str(tmp_path / f"worker{index}")] for index in range(2)]  # fmt: skip
+                 "--output", str(tmp_path / f"worker{index}")] for index in range(2)]
     outputs = _run_together(commands, environments, tmp_path)
     assert all("2 replicas: 250 images each" in output for output in outputs)
     import keras

@@ -20,14 +20,16 @@ def _write_jpegs(folder, count, value=None, seed=0, size=(178, 218)):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for index in range(count):
-        pixels = rng.integers(0, 256, (*size[::-1], 3), dtype=np.uint8) if value is None else np.full((*size[::-1], 3), value, np.uint8)
+        pixels = (rng.integers(0, 256, (*size[::-1], 3), dtype=np.uint8) if value is None
+                  else np.full((*size[::-1], 3), value, np.uint8))
         Image.fromarray(pixels).save(folder / f"{index:05d}.jpg", quality=90)
 
 
 def test_cache_is_the_folder_decoded_once_and_a_plain_npy(tmp_path):
     _write_jpegs(tmp_path / "faces", 20)
     cache = data.folder_cache(tmp_path / "faces", 16, 3, verbose=False)
-    expected = np.stack([data.fit_image(data._read_image(path), 16, 3) for path in sorted((tmp_path / "faces").iterdir())])
+    expected = np.stack([data.fit_image(data._read_image(path), 16, 3)
+                         for path in sorted((tmp_path / "faces").iterdir())])
     np.testing.assert_array_equal(cache[:], expected)
     np.testing.assert_array_equal(np.load(cache.path, mmap_mode="r"), expected)  # numpy reads it too
     np.testing.assert_array_equal(cache[[7, 2, 7]], expected[[7, 2, 7]])  # any order, repeats
@@ -133,6 +135,7 @@ print("PEAK_KB", re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()
 
 
 @pytest.mark.slow
+@pytest.mark.long  # two training processes on 400 and 1,600 JPEGs
 def test_training_on_4x_the_images_takes_less_than_15_percent_more_memory(tmp_path):
     """One epoch of `train --image-dir` on 400 and on 1,600 CelebA-sized JPEGs, each in its own process.
 

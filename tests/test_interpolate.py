@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dcgan_keras.gan import interpolate, latent_noise
+from dcgan_keras.sampling import interpolate, latent_noise
 
 
 def test_linear_default_is_unchanged():

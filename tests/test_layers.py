@@ -47,8 +47,8 @@ def test_rejects_what_it_cannot_compute():
 def test_serializes_and_builds_into_the_generator(tmp_path):
     from dcgan_keras import build_generator
 
-    transposed = build_generator(16, (28, 28, 1), width=8, seed=0)
-    subpixel = build_generator(16, (28, 28, 1), width=8, seed=0, upsampling="subpixel")
+    transposed = build_generator((28, 28, 1), 16, width=8, seed=0)
+    subpixel = build_generator((28, 28, 1), 16, width=8, seed=0, upsampling="subpixel")
     assert isinstance(subpixel.get_layer("up_14x14"), SubPixelConv2DTranspose)
     subpixel.set_weights(transposed.get_weights())  # same weights, interchangeable
     z = np.random.default_rng(0).standard_normal((3, 16)).astype("float32")
@@ -86,7 +86,7 @@ def test_space_to_depth_discriminator_is_the_same_function():
 @pytest.mark.parametrize("name", ["subpixel", "fast"])
 def test_formulations_are_the_same_dcgan_to_the_gradient(name):
     from dcgan_keras import DCGAN, discriminator_loss, generator_loss
-    from dcgan_keras.compute import weight_gradients
+    from dcgan_keras.chapters.gradients import weight_gradients
 
     paper = DCGAN.from_shape((28, 28, 1), latent_dim=8, width=4, seed=0, formulation="paper")
     other = DCGAN.from_shape((28, 28, 1), latent_dim=8, width=4, seed=0, formulation=name)
@@ -118,9 +118,10 @@ def test_formulations_are_the_same_dcgan_to_the_gradient(name):
 
 
 def test_saved_generators_hold_the_papers_plain_layers(tmp_path):
-    from dcgan_keras import as_paper_layers, build_discriminator, build_generator
+    from dcgan_keras import build_discriminator, build_generator
+    from dcgan_keras.formulation import as_paper_layers
 
-    fast = build_generator(16, (28, 28, 1), width=8, seed=0, upsampling="subpixel")
+    fast = build_generator((28, 28, 1), 16, width=8, seed=0, upsampling="subpixel")
     plain = as_paper_layers(fast)
     kinds = {type(layer) for layer in plain.layers}
     assert keras.layers.Conv2DTranspose in kinds and SubPixelConv2DTranspose not in kinds
@@ -128,7 +129,7 @@ def test_saved_generators_hold_the_papers_plain_layers(tmp_path):
     np.testing.assert_allclose(ops.convert_to_numpy(plain(z)), ops.convert_to_numpy(fast(z)), atol=1e-5)
     folded = build_discriminator((28, 28, 1), width=8, seed=0, downsampling="space_to_depth")
     assert keras.layers.Conv2D in {type(layer) for layer in as_paper_layers(folded).layers}
-    paper = build_generator(16, (28, 28, 1), width=8, seed=0)
+    paper = build_generator((28, 28, 1), 16, width=8, seed=0)
     assert as_paper_layers(paper) is paper  # nothing to replace
 
 
@@ -140,12 +141,10 @@ def test_auto_follows_the_measured_table(monkeypatch):
     for device in ("cpu", "gpu"):
         monkeypatch.setattr(formulation, "device_kind", lambda device=device: device)
         for kernel in (4, 5):
-            name, upsampling, downsampling = formulation.resolve("auto", kernel)
-            assert name == formulation.MEASURED.get((backend, device, kernel), "paper")
-            assert (upsampling, downsampling) == formulation.FORMULATIONS[name]
+            assert formulation.resolve("auto", kernel) == formulation.MEASURED.get((backend, device, kernel), "paper")
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     monkeypatch.setattr(formulation, "device_kind", lambda: "gpu")
-    assert formulation.resolve("auto", 5)[0] == "fast"  # the H200 measurement: 2.3x the literal layers
-    assert formulation.resolve("paper", 5)[1:] == ("transposed", "strided")
+    assert formulation.resolve("auto", 5) == "fast"  # the H200 measurement: 2.3x the literal layers
+    assert formulation.FORMULATIONS[formulation.resolve("paper", 5)] == ("transposed", "strided")
     with pytest.raises(UsageError, match="formulation must be one of auto, paper"):
         formulation.resolve("fastest")

@@ -67,7 +67,8 @@ def test_kid_expectation_is_zero_for_one_distribution_and_positive_otherwise():
     assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(len(same))
     # ... where the biased estimate (diagonals included) would sit clearly above 0.
     x, y = rng.standard_normal((50, 8)), rng.standard_normal((50, 8))
-    biased = metrics.polynomial_kernel(x, x).mean() + metrics.polynomial_kernel(y, y).mean() - 2 * metrics.polynomial_kernel(x, y).mean()
+    biased = (metrics.polynomial_kernel(x, x).mean() + metrics.polynomial_kernel(y, y).mean()
+              - 2 * metrics.polynomial_kernel(x, y).mean())
     assert biased > 10 * np.std(same) / np.sqrt(len(same))
     shifted, _ = metrics.kid(rng.standard_normal((500, 8)), rng.standard_normal((500, 8)) + 0.5, 20, 200)
     assert shifted > 0.1

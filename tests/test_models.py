@@ -1,8 +1,8 @@
 """The builders against the paper's architecture rules, read from the built models."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 from keras import layers
 
 from dcgan_keras import build_discriminator, build_generator
@@ -16,7 +16,7 @@ SIZES = [8, 14, 16, 28, 32, 56, 64, 128]
 @pytest.mark.parametrize("kernel_size", [4, 5])
 def test_output_shapes(size, channels, kernel_size):
     shape = (size, size, channels)
-    generator = build_generator(16, shape, width=4, kernel_size=kernel_size)
+    generator = build_generator(shape, 16, width=4, kernel_size=kernel_size)
     discriminator = build_discriminator(shape, width=4, kernel_size=kernel_size)
     images = generator(np.zeros((2, 16), "float32"))
     assert tuple(images.shape) == (2, *shape)
@@ -64,7 +64,7 @@ def test_paper_generator_layout():
         "up_16x16", "up_16x16_bn", "up_16x16_relu",
         "up_32x32", "up_32x32_bn", "up_32x32_relu",
         "to_image", "tanh",
-    ]  # fmt: skip
+    ]
     shapes = [tuple(layer.output.shape[1:]) for layer in chain if layer.name.endswith("_relu")]
     assert shapes == [(4, 4, 1024), (8, 8, 512), (16, 16, 256), (32, 32, 128)]
     assert tuple(generator.output_shape[1:]) == (64, 64, 3)
@@ -151,29 +151,21 @@ def _types(model):
 
 def test_generator_ablation_options():
     shape = (28, 28, 1)
-    no_bn = build_generator(16, shape, width=8, batch_norm=False)
+    no_bn = build_generator(shape, 16, width=8, batch_norm=False)
     assert "BatchNormalization" not in _types(no_bn)
     assert all(layer.use_bias for layer in _chain(no_bn) if hasattr(layer, "use_bias"))
 
-    conv_projection = build_generator(16, shape, width=8, projection=False)
+    conv_projection = build_generator(shape, 16, width=8, projection=False)
     project = conv_projection.get_layer("project")
     assert isinstance(project, layers.Conv2DTranspose) and tuple(project.output.shape[1:]) == (7, 7, 16)
     assert "Dense" not in _types(conv_projection)
     # Both are the same linear map from z to the 7x7 grid: same parameter count.
-    assert project.count_params() == build_generator(16, shape, width=8).get_layer("project").count_params()
+    assert project.count_params() == build_generator(shape, 16, width=8).get_layer("project").count_params()
 
-    resized = build_generator(16, shape, width=8, upsampling="resize")
+    resized = build_generator(shape, 16, width=8, upsampling="resize")
     assert "Conv2DTranspose" not in _types(resized) and _types(resized).count("UpSampling2D") == 2
     for model in (no_bn, conv_projection, resized):
         assert tuple(model.output_shape[1:]) == shape
-
-
-def test_one_step_generator_is_a_single_layer():
-    from dcgan_keras.models import build_one_step_generator
-
-    generator = build_one_step_generator(16, (28, 28, 1))
-    assert _types(generator) == ["Reshape", "Conv2DTranspose", "Activation"]
-    assert tuple(generator.output_shape[1:]) == (28, 28, 1)
 
 
 def test_discriminator_ablation_options():
@@ -224,5 +216,23 @@ def test_multiply_adds_of_a_transposed_convolution_count_each_input_value():
     z = keras.Input(shape=(3, 3, 4))
     up = keras.Model(z, layers.Conv2DTranspose(2, 5, strides=2, padding="same")(z))  # 3x3x4 in, 6x6x2 out
     assert multiply_adds(up) == 3 * 3 * 4 * 25 * 2
-    same = build_generator(8, (28, 28, 1), width=4, seed=0, upsampling="subpixel")
-    assert multiply_adds(same) == multiply_adds(build_generator(8, (28, 28, 1), width=4, seed=0))
+    same = build_generator((28, 28, 1), 8, width=4, seed=0, upsampling="subpixel")
+    assert multiply_adds(same) == multiply_adds(build_generator((28, 28, 1), 8, width=4, seed=0))
+
+
+def test_more_stages_start_from_a_smaller_grid_down_to_2x2():
+    five = build_generator(image_shape=(64, 64, 3), width=4, stages=5)
+    assert five.get_layer("reshape_2x2") and tuple(five.output_shape[1:]) == (64, 64, 3)
+    with pytest.raises(ValueError, match="from 1 to 5"):
+        build_generator(image_shape=(64, 64, 3), stages=6)
+
+
+def test_a_learned_grid_projection_is_position_specific_but_not_fully_connected():
+    from dcgan_keras.layers import LearnedGrid
+
+    generator = build_generator(image_shape=(32, 32, 1), width=4, seed=0, projection="grid")
+    grid = next(layer for layer in generator.layers if isinstance(layer, LearnedGrid))
+    dense = generator.get_layer("project")
+    assert tuple(grid.grid.shape) == (4, 4, 16) and tuple(dense.kernel.shape) == (100, 16)  # z -> one value per channel
+    restored = keras.models.clone_model(generator)  # the layer round-trips through its config
+    assert isinstance(restored.layers[generator.layers.index(grid)], LearnedGrid)

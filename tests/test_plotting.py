@@ -28,7 +28,7 @@ def test_save_grid_scales_with_crisp_pixels(tmp_path):
 
 def test_save_gif_has_one_frame_per_png_and_lingers_on_the_last(tmp_path):
     paths = [save_grid(np.full((1, 8, 8, 1), value), tmp_path / f"{index}.png")
-             for index, value in enumerate((-1.0, 0.0, 1.0))]  # fmt: skip
+             for index, value in enumerate((-1.0, 0.0, 1.0))]
     gif = save_gif(paths, tmp_path / "progress.gif", seconds_per_frame=0.1, hold_last=5)
     with Image.open(gif) as animation:
         assert animation.n_frames == 3

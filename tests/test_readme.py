@@ -40,7 +40,7 @@ def test_the_readme_has_examples():
 @pytest.mark.parametrize("code", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
 def test_examples_use_only_public_names(code):
     private = [f"{module}.{name}" for module, names in _names_used(code) for name in names
-               if module != "dcgan_keras" or name not in dcgan_keras.__all__]  # fmt: skip
+               if module != "dcgan_keras" or name not in dcgan_keras.__all__]
     assert private == [], "the README should show only names in dcgan_keras.__all__"
 
 

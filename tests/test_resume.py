@@ -1,5 +1,6 @@
 """Exact resume: a run killed at any moment ends bit for bit like one that never stopped."""
 
+import functools
 import json
 import os
 import signal
@@ -44,7 +45,8 @@ def test_a_crashed_run_resumes_bit_for_bit(tmp_path, mnist_images, make_gan, cra
     resumed = make_gan(seed=1)  # other initial weights: the snapshot must win
     start = _run(resumed, images, tmp_path / "crashed")
     assert 0 < start["global_step"] < crash_step
-    assert state_difference(reference, resumed) == {"model": 0.0, "d_optimizer": 0.0, "g_optimizer": 0.0, "metrics": 0.0}
+    assert state_difference(reference, resumed) == {"model": 0.0, "d_optimizer": 0.0, "g_optimizer": 0.0,
+                                                    "metrics": 0.0}
 
 
 def test_the_snapshot_holds_the_noise_stream_and_the_running_means(tmp_path, mnist_images, make_gan):
@@ -144,6 +146,7 @@ def _outputs(output):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # seven train processes; the in-process crash tests above run in every suite
 def test_a_killed_train_command_resumes_bit_for_bit(tmp_path, mnist_images):
     digits = _digit_folder(tmp_path / "digits", mnist_images)
     subprocess.run(_train_command(digits, tmp_path / "reference"), check=True, capture_output=True)
@@ -156,8 +159,8 @@ def test_a_killed_train_command_resumes_bit_for_bit(tmp_path, mnist_images):
     }
     for name, moment in moments.items():
         output = tmp_path / name.replace(" ", "-").replace("'", "").replace(",", "")
-        ready = lambda output=output, moment=moment: moment(output)
-        assert _kill_when(_train_command(digits, output), ready), f"{name}: finished before the kill"
+        assert _kill_when(_train_command(digits, output), functools.partial(moment, output)), (
+            f"{name}: finished before the kill")
         subprocess.run(_train_command(digits, output), check=True, capture_output=True)
         arrays, files = _outputs(output)
         assert files == reference_files, name

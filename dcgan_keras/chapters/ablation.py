@@ -13,7 +13,6 @@ hold each notebook's variants, budget and runs.
 
 import dataclasses
 import math
-
 import pathlib
 
 import keras
@@ -22,14 +21,12 @@ import numpy as np
 from keras import layers
 
 from dcgan_keras.chapters import statistics
+from dcgan_keras.chapters.generator_anatomy import build_one_step_generator
 from dcgan_keras.errors import UsageError
+from dcgan_keras.gan import DCGAN
+from dcgan_keras.models import build_discriminator, build_generator
 from dcgan_keras.plotting import image_grid
-from dcgan_keras.gan import DCGAN, generate_images, latent_noise
-from dcgan_keras.models import (
-    build_discriminator,
-    build_generator,
-    build_one_step_generator,
-)
+from dcgan_keras.sampling import latent_noise, sample
 
 WORSE_FID = {"fid": 1}
 
@@ -137,10 +134,13 @@ MIN_SEEDS = 5  # the project's standard for a verdict
 
 
 def comparisons(rows, variants, key="fid", min_seeds=MIN_SEEDS):
-    """Each variant against ``variants[0]`` on ``key``: Welch's 95% interval, and Holm over the family.
+    """Each variant against ``variants[0]`` on ``key``: Welch's test, Holm over the family, intervals at Holm's levels.
 
-    Returns {variant name: {"difference", "low", "high", "p", "holm_p", "verdict"}}
-    for every variant with at least 2 seeds. The family is fixed in advance:
+    Returns {variant name: {"difference", "low", "high", "level", "p", "holm_p", "verdict"}}
+    for every variant with at least 2 seeds. ``low`` and ``high`` bound the
+    difference at ``level``, the confidence of the comparison's Holm step
+    (``statistics.holm_levels``), so the interval and the verdict never
+    disagree; a row still short of seeds gets 95%. The family is fixed in advance:
     every variant in ``variants[1:]``. A variant still short of ``min_seeds``
     seeds counts in it with p = 1, so its holm_p is nan and its verdict reads
     "too few seeds (n)". Holm never raises one p-value when another falls, so
@@ -158,12 +158,16 @@ def comparisons(rows, variants, key="fid", min_seeds=MIN_SEEDS):
             tests[variant.name] = statistics.welch(values, reference_values)
     ready = [v.name for v in variants[1:] if seeds[v.name] >= min_seeds and v.name in tests]
     pending = len(variants) - 1 - len(ready)
-    adjusted = dict(zip(ready, statistics.holm([tests[name][3] for name in ready] + [1.0] * pending)))
+    p_values = [tests[name][3] for name in ready] + [1.0] * pending
+    adjusted = dict(zip(ready, statistics.holm(p_values)))
+    levels = dict(zip(ready, statistics.holm_levels(p_values)))
     result = {}
     for variant in variants[1:]:
         if variant.name not in tests:
             continue
-        difference, low, high, p = tests[variant.name]
+        difference, _, _, p = tests[variant.name]
+        level = float(levels.get(variant.name, 0.95))
+        _, low, high, _ = statistics.welch(_values(rows, variant.name, key), reference_values, level)
         holm_p = float(adjusted.get(variant.name, math.nan))
         sign = variant.predicts.get(key, 0)
         if not sign:
@@ -172,7 +176,7 @@ def comparisons(rows, variants, key="fid", min_seeds=MIN_SEEDS):
             word = f"too few seeds ({seeds[variant.name]})"
         else:
             word = statistics.verdict(difference, holm_p, sign)
-        result[variant.name] = {"difference": difference, "low": low, "high": high, "p": p,
+        result[variant.name] = {"difference": difference, "low": low, "high": high, "level": level, "p": p,
                                 "holm_p": holm_p, "verdict": word}
     return result
 
@@ -206,16 +210,16 @@ def markdown_table(summary, keys, compared=None, key="fid"):
     compared = compared or {}
     header = "| variant | seeds | " + " | ".join(COLUMNS.get(k, k) for k in keys) + " |"
     if compared:
-        header += f" Δ {COLUMNS.get(key, key)} [95% CI] | Holm p | verdict |"
+        header += f" Δ {COLUMNS.get(key, key)} [interval] | level | Holm p | verdict |"
     lines = [header, "|" + " --- |" * (header.count("|") - 1)]
     for index, (name, stats) in enumerate(summary.items()):
         cells = [str(stats["seeds"]), *(_cell(*stats[k]) for k in keys)]
         test = compared.get(name)
         if test:
-            cells += [f"{test['difference']:+.3g} [{_number(test['low'])}, {_number(test['high'])}]", _p_value(test["holm_p"]),
-                      test["verdict"]]
+            cells += [f"{test['difference']:+.3g} [{_number(test['low'])}, {_number(test['high'])}]",
+                      f"{test['level']:.4g}", _p_value(test["holm_p"]), test["verdict"]]
         elif compared:
-            cells += ["", "", "reference" if index == 0 else "too few seeds"]
+            cells += ["", "", "", "reference" if index == 0 else "too few seeds"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -232,7 +236,7 @@ def draw_sheet(path, variants, rows, generator_of, seed=0, num_images=8, width=6
     shown = [variant for variant in variants if variant.name in fids]
     figure, axes = plt.subplots(len(shown), 1, figsize=(width, row_height * len(shown)), squeeze=False)
     for axis, variant in zip(axes[:, 0], shown):
-        images = generate_images(generator_of(variant), z)
+        images = sample(generator_of(variant), z=z)
         images = images * 2 - 1 if variant.sigmoid else images  # image_grid takes [-1, 1]
         axis.imshow(image_grid(images, columns=num_images), cmap="gray")  # the colour map only touches grey images
         axis.set_title(f"{variant.name}: seed {seed}, FID {fids[variant.name]:.0f} (this run)", fontsize=8, loc="left")

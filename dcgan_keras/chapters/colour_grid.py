@@ -38,17 +38,17 @@ from PIL import Image
 
 from dcgan_keras.chapters import ablation, measures
 from dcgan_keras.chapters.ablation import Variant
-from dcgan_keras.chapters.cached_runs import CACHE, TRAINING_VERSION
+from dcgan_keras.chapters.cached_runs import CACHE, TRAINING_NOISE, TRAINING_VERSION
 from dcgan_keras.chapters.experiments import _one_thread_per_process, machine
 from dcgan_keras.chapters.notebook import ASSETS
-from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
+from dcgan_keras.console import filtered_stderr
 from dcgan_keras.data import EMOJI, emoji_designs, load_embedded_emoji, load_images, make_dataset, to_unit_range
 from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import EVALUATOR_IMAGES, EmojiEvaluator
 from dcgan_keras.files import replace_atomically, write_text_atomically
-from dcgan_keras.gan import generate_images, latent_noise
 from dcgan_keras.plotting import image_grid, to_uint8
 from dcgan_keras.resume import restore_state, save_state
+from dcgan_keras.sampling import latent_noise, sample
 
 IMAGE_SHAPE, BATCH_SIZE, LATENT_DIM = (64, 64, 3), 64, 100
 WIDTH, CHECK_EVERY = 16, 1000
@@ -117,14 +117,15 @@ class Measures:
 
     def __call__(self, generator):
         """(record, film frame): the scores of the generator's samples of ``self.z``, and its first 8 as uint8."""
-        samples = generate_images(generator, self.z)
+        samples = sample(generator, z=self.z)
         finite = bool(np.isfinite(samples).all())
         samples = np.clip(np.nan_to_num(samples), -1.0, 1.0)  # a diverged G is scored as what it draws
         scores = self.evaluator.scores(samples)
         first = samples[:MEASURED]
         copies = measures.copy_check(first, self.training)
         record = {"fid": scores["fid"], "kid": scores["kid"], "categories": scores["classes"], "kl": scores["kl"],
-                  "colours": scores["colours"], "shares": scores["shares"], "duplicates": measures.near_duplicate_fraction(first, self.threshold),
+                  "colours": scores["colours"], "shares": scores["shares"],
+                  "duplicates": measures.near_duplicate_fraction(first, self.threshold),
                   "nearest": float(np.median(measures.nearest_other(first))),
                   "checkerboard": measures.checkerboard_amplitude(first),
                   "copy_median": copies["sample_median"], "copies": copies["below"], "finite": finite}
@@ -217,7 +218,8 @@ def read_results(path=RESULTS, expected=None):
 
 def pilot_curves(results):
     """(steps, fids): the reference's FID at every checkpoint of each pilot seed, seeds as rows."""
-    runs = [run for run in results["runs"] if run["variant"] == PAPER.name and run["steps"] == results["config"]["pilot_steps"]]
+    pilot_steps = results["config"]["pilot_steps"]
+    runs = [run for run in results["runs"] if run["variant"] == PAPER.name and run["steps"] == pilot_steps]
     if not runs:
         return np.array([], int), np.zeros((0, 0))
     steps = np.array([c["step"] for c in runs[0]["curve"]])
@@ -253,6 +255,16 @@ def rows(results, steps):
     return sorted(found, key=lambda row: (order.index(row["variant"]), row["seed"]))
 
 
+KEYS = ("fid", "kid", "categories", "duplicates", "copies", "checkerboard")
+
+
+def table(results, steps, key="fid"):
+    """mean ± SE per variant at ``steps``, and each variant against the reference (``ablation``, Holm levels)."""
+    found = rows(results, steps)
+    compared = ablation.comparisons(found, VARIANTS, key)
+    return ablation.markdown_table(ablation.summarize(found, KEYS), KEYS, compared, key)
+
+
 def missing(results, steps=None, variants=VARIANTS, seeds=SEEDS):
     """The (variant, seed, steps) runs still to train, in order: the pilot, then the grid at budget ``steps``.
 
@@ -286,11 +298,12 @@ def run_grid(path=RESULTS, workers=1, width=WIDTH, log=print):
 
     for stage in ("pilot", "grid"):
         steps, changes = budget(results)
+        rule = ", ".join(f"B={b}: {c:+.1%}" for b, c in changes.items())
         if stage == "grid":
             if steps is None:
-                log("The pilot gives no budget by the 2B rule: " + ", ".join(f"B={b}: {c:+.1%}" for b, c in changes.items()))
+                log(f"The pilot gives no budget by the 2B rule: {rule}")
                 return results
-            log(f"budget: {steps} steps (2B rule: " + ", ".join(f"B={b}: {c:+.1%}" for b, c in changes.items()) + ")")
+            log(f"budget: {steps} steps (2B rule: {rule})")
         todo = missing(results, steps if stage == "grid" else None)
         log(f"{stage}: {len(todo)} runs to train with {workers} worker(s)")
         if workers == 1:
@@ -307,7 +320,8 @@ def run_grid(path=RESULTS, workers=1, width=WIDTH, log=print):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.colour_grid", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.colour_grid",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--results", type=pathlib.Path, default=RESULTS, help="the results file (default: %(default)s)")
     parser.add_argument("--width", type=int, default=WIDTH)
     parser.add_argument("--workers", type=int, default=1, help="training processes side by side, one thread each")

@@ -23,12 +23,11 @@ import keras
 import numpy as np
 from PIL import Image, ImageSequence
 
-from dcgan_keras import cli
 from dcgan_keras.chapters import ablation, measures
 from dcgan_keras.chapters.ablation import Variant
-from dcgan_keras.chapters.cached_runs import CACHE, cached_fit, run_folder
+from dcgan_keras.chapters.cached_runs import CACHE, TRAINING_NOISE, cached_fit, run_folder
 from dcgan_keras.chapters.notebook import ASSETS
-from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
+from dcgan_keras.console import filtered_stderr
 from dcgan_keras.data import (
     EMOJI,
     emoji_designs,
@@ -37,9 +36,10 @@ from dcgan_keras.data import (
     to_unit_range,
 )
 from dcgan_keras.evaluate import EmojiEvaluator
-from dcgan_keras.files import write_text_atomically
-from dcgan_keras.gan import generate_images, latent_noise
+from dcgan_keras.files import RunPaths, write_text_atomically
 from dcgan_keras.plotting import read_history_csv
+from dcgan_keras.runs import TrainConfig, train
+from dcgan_keras.sampling import latent_noise, sample
 
 IMAGE_SHAPE, BATCH_SIZE = (64, 64, 3), 64
 WIDTH, EPOCHS, SEEDS = 16, 15, (0, 1, 2)
@@ -51,8 +51,6 @@ DEFAULT_RUN = CACHE / "emoji-default"
 ASSET_FILES = {"history": "emoji_history.csv", "gif": "emoji_progress.gif", "quality": "emoji_quality.json",
                "generator": "emoji_generator.keras", "samples": "emoji_samples.png", "curves": "emoji_history.png",
                "record": "emoji_run.json"}
-RUN_FILES = {"history": "history.csv", "gif": "progress.gif", "quality": "quality.json",
-             "generator": "generator.keras", "curves": "history.png", "record": "run.json"}
 
 
 # --- the default run -----------------------------------------------------------------
@@ -66,12 +64,12 @@ def default_run(fast=False, folder=DEFAULT_RUN):
     """
     if fast:
         return {key: ASSETS / name for key, name in ASSET_FILES.items()}
-    record = folder / "run.json"
-    if not (record.exists() and json.loads(record.read_text())["finished_epochs"]):
-        cli.main(["train", "--dataset", EMOJI, "--output", str(folder), "--verbose", "0"])
-    epochs = json.loads(record.read_text())["finished_epochs"]
-    return {**{key: folder / name for key, name in RUN_FILES.items()},
-            "samples": folder / "samples" / f"epoch_{epochs:03d}.png"}
+    paths = RunPaths(folder)
+    if not (paths.record.exists() and json.loads(paths.record.read_text())["finished_epochs"]):
+        train(TrainConfig.create(dataset=EMOJI, output=folder, verbose=0))
+    epochs = json.loads(paths.record.read_text())["finished_epochs"]
+    return {"history": paths.history, "gif": paths.gif, "quality": paths.quality, "generator": paths.generator,
+            "curves": paths.curves, "record": paths.record, "samples": paths.frame(epochs - 1)}
 
 
 def copy_to_assets(folder=DEFAULT_RUN, assets=ASSETS):
@@ -150,7 +148,7 @@ def run(variant, seed, evaluator, threshold, epochs=EPOCHS, width=WIDTH):
     with filtered_stderr(TRAINING_NOISE):
         gan, history = cached_fit(name, lambda: build_variant(variant, seed, width), load_images(EMOJI, 64, 3), steps,
                                   BATCH_SIZE, seed)
-    samples = generate_images(gan.generator, latent_noise(evaluator.default_num_images, 100, seed=0))
+    samples = sample(gan.generator, z=latent_noise(evaluator.default_num_images, 100, seed=0))
     scores = evaluator.scores(samples)
     row = {"variant": variant.name, "seed": seed, "steps": steps, "width": width,
            **{key: value for key, value in scores.items() if key != "shares"},
@@ -199,7 +197,8 @@ def markdown_table(summary, keys=KEYS):
 
 
 def draw_variant_sheet(path, rows, seed=0, num_images=8, epochs=EPOCHS, width=WIDTH):
-    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each (``ablation.draw_sheet``)."""
+    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each
+    (``ablation.draw_sheet``)."""
     return ablation.draw_sheet(path, VARIANTS, rows, lambda variant: load_generator(variant, seed, epochs, width),
                                seed, num_images, width=9, row_height=1.45, dpi=90)
 

@@ -54,7 +54,8 @@ def draw_grid(ax, array, title=None, colors=None, fmt="{:.2f}", fontsize=None):
         for column in range(columns):
             face = "white" if colors is None else colors[row, column]
             ax.add_patch(plt.Rectangle((column, row), 1, 1, facecolor=face, edgecolor="#555555", linewidth=0.8))
-            ax.text(column + 0.5, row + 0.5, _format(array[row, column], fmt), ha="center", va="center", fontsize=fontsize)
+            ax.text(column + 0.5, row + 0.5, _format(array[row, column], fmt), ha="center", va="center",
+                    fontsize=fontsize)
     ax.set_xlim(0, columns)
     ax.set_ylim(rows, 0)  # row 0 on top, like a printed matrix
     ax.set_aspect("equal")

@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from keras import layers, ops
 
-from dcgan_keras.compute import gradients, predict
+from dcgan_keras.chapters.gradients import gradients
+from dcgan_keras.compute import predict
 from dcgan_keras.gan import paper_optimizer
 
 # Layers whose backward pass can stop a gradient: ReLU (zero slope below 0),

@@ -13,7 +13,7 @@ Every finished run is one record in ``RESULTS`` (committed, so a later
 session resumes where one stopped). ``python -m dcgan_keras.chapters.experiments``
 trains what the file lacks, in ``--workers`` processes, adds each run as it
 finishes, and prints the table; ``--readme`` trains nothing and only rewrites
-the README's table from the file. Notebook 05 reads the same file in fast mode.
+the table in notebooks/README.md from the file. Notebook 05 reads the same file in fast mode.
 """
 
 import argparse
@@ -35,9 +35,9 @@ import numpy as np
 from dcgan_keras.callbacks import QualityCheckpoint
 from dcgan_keras.chapters import ablation, statistics
 from dcgan_keras.chapters.ablation import Variant
-from dcgan_keras.chapters.cached_runs import TRAINING_VERSION, cached_fit, run_folder
+from dcgan_keras.chapters.cached_runs import TRAINING_NOISE, TRAINING_VERSION, cached_fit, run_folder
 from dcgan_keras.chapters.notebook import ASSETS
-from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
+from dcgan_keras.console import filtered_stderr
 from dcgan_keras.data import load_images
 from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import MnistEvaluator
@@ -47,7 +47,7 @@ IMAGE_SHAPE, BATCH_SIZE, NUM_IMAGES = (28, 28, 1), 64, 5000
 WIDTH, STEPS, SEEDS, CURVE_EVERY = 16, 12000, (0, 1, 2, 3, 4), 500
 PILOT_STEPS, PILOT_EVERY, PILOT_SEEDS = 24000, 1000, (0, 1)  # how the budget was chosen: ``pilot``
 RESULTS = ASSETS.parent / "notebooks" / "results" / "experiments.json"
-README = ASSETS.parent / "README.md"
+README = ASSETS.parent / "notebooks" / "README.md"  # the notebook index holds the verdicts
 KEYS = ("fid", "kid", "classes", "kl", "D_G_z")
 
 PAPER = ablation.reference()
@@ -121,7 +121,8 @@ def run(variant, seed, steps=STEPS, width=WIDTH, evaluator=None, num_images=NUM_
     every = curve_every or CURVE_EVERY
     chunk = every if steps % every == 0 else steps
     curve = variant is PAPER and chunk < steps
-    callbacks = [QualityCheckpoint(evaluator, folder / "curve", every=1, num_images=num_images, keep_generators=False)] if curve else []
+    callbacks = [QualityCheckpoint(evaluator, folder / "curve", every=1, num_images=num_images,
+                                   keep_generators=False)] if curve else []
     started = time.perf_counter()
     with filtered_stderr(TRAINING_NOISE):
         gan, history = cached_fit(_run_name(variant, width), lambda: build_variant(variant, seed, width),
@@ -259,7 +260,8 @@ def pilot(results, steps=PILOT_STEPS, seeds=PILOT_SEEDS, log=print):
     width = results["config"]["width"]
     rows = [run(PAPER, seed, steps, width, curve_every=PILOT_EVERY) for seed in seeds]
     results["pilot"] = [{"seed": row["seed"], "steps": row["steps"], "curve": row["curve"]} for row in rows]
-    log(f"pilot: reference to {steps:,} steps, seeds {list(seeds)}, final FID " + ", ".join(f"{r['fid']:.1f}" for r in rows))
+    log(f"pilot: reference to {steps:,} steps, seeds {list(seeds)}, final FID "
+        + ", ".join(f"{r['fid']:.1f}" for r in rows))
     return results
 
 
@@ -291,13 +293,15 @@ def readme_section(results):
     seeds = list(seeds_per_variant(results).values())
     total = len(VARIANTS) * len(SEEDS)
     done = (f"All {total} runs are done ({len(SEEDS)} seeds per variant)." if len(rows) == total else
-            f"{len(rows)} of {total} runs are done ({min(seeds)} to {max(seeds)} seeds per variant; a verdict needs {len(SEEDS)}).")
+            f"{len(rows)} of {total} runs are done ({min(seeds)} to {max(seeds)} seeds per variant; "
+            f"a verdict needs {len(SEEDS)}).")
     return "\n".join([
         README_START,
         f"Width {conf['width']}, batch {conf['batch_size']}, {conf['steps']:,} steps, {conf['num_images']:,} samples "
         f"per score. {done} The reference's mean FID improved {gain:.1%} over the last "
-        f"quarter of its run. Mean ± standard error; Welch's 95% interval of the difference from the paper's "
-        f"DCGAN; Holm-corrected p over the family of all {len(VARIANTS) - 1} comparisons, fixed in advance (a row "
+        f"quarter of its run. Mean ± standard error; Welch's interval of the difference from the paper's "
+        f"DCGAN at the confidence level of its Holm step (so it excludes 0 exactly when the verdict rejects); "
+        f"Holm-corrected p over the family of all {len(VARIANTS) - 1} comparisons, fixed in advance (a row "
         f"still short of seeds counts as p = 1). {hours:.1f} process-hours on {results['machine']} "
         f"(`notebooks/results/experiments.json`).",
         "",
@@ -315,7 +319,8 @@ def update_readme(results, readme=README):
 
 
 def draw_sheet(path, results, seed=0, num_images=8):
-    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each (``ablation.draw_sheet``)."""
+    """``num_images`` samples (the same z) of every variant's run with ``seed``, one row each
+    (``ablation.draw_sheet``)."""
     conf = results["config"]
     return ablation.draw_sheet(path, VARIANTS, results["rows"],
                                lambda variant: load_run(variant, seed, conf["steps"], conf["width"]).generator, seed,
@@ -323,7 +328,8 @@ def draw_sheet(path, results, seed=0, num_images=8):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.experiments", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.experiments",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--results", type=pathlib.Path, default=RESULTS, help="the results file (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--width", type=int, default=WIDTH)
@@ -331,9 +337,10 @@ def main(argv=None):
     parser.add_argument("--variants", nargs="*", help="slugs (default: all)")
     parser.add_argument("--workers", type=int, default=1, help="training processes side by side, one thread each")
     parser.add_argument("--readme", action="store_true",
-                        help="only rewrite the README's table from the results file; train nothing")
+                        help="only rewrite the table in notebooks/README.md from the results file; train nothing")
     parser.add_argument("--pilot", action="store_true",
-                        help=f"first train the reference to {PILOT_STEPS:,} steps (seeds {list(PILOT_SEEDS)}) and keep its curves")
+                        help=f"first train the reference to {PILOT_STEPS:,} steps (seeds {list(PILOT_SEEDS)}) "
+                             "and keep its curves")
     args = parser.parse_args(argv)
     try:
         _main(args)

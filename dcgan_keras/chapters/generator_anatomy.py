@@ -20,12 +20,12 @@ import itertools
 
 import keras
 import numpy as np
-from keras import ops
+from keras import layers, ops
 
+from dcgan_keras.chapters.conv_arithmetic import conv2d
+from dcgan_keras.chapters.gradients import weight_gradients
 from dcgan_keras.chapters.measures import mean_pairwise_distance, slant, stroke_thickness
-from dcgan_keras.compute import weight_gradients
-from dcgan_keras.conv_arithmetic import conv2d
-
+from dcgan_keras.models import kernel_initializer
 
 # --- layer tables -----------------------------------------------------------
 
@@ -350,3 +350,19 @@ def copy_projection(dense_generator, conv_generator):
     layer = conv_generator.get_layer("project")
     size, _, channels, dim = layer.kernel.shape
     layer.kernel.assign(dense.reshape(dim, size, size, channels).transpose(1, 2, 3, 0))
+
+
+def build_one_step_generator(image_shape=(28, 28, 1), latent_dim=100, seed=None, name="one_step_generator"):
+    """The "why not jump in one layer?" generator: z -> image in a single layer.
+
+    One transposed convolution from a 1x1 grid straight to full size. Each
+    output pixel is then a fixed linear function of z followed by tanh: the
+    network can only blend one template per latent coordinate.
+    """
+    size = image_shape[0]
+    z = keras.Input(shape=(latent_dim,), name="z")
+    x = layers.Reshape((1, 1, latent_dim), name="reshape_1x1")(z)
+    x = layers.Conv2DTranspose(image_shape[-1], size, padding="valid", kernel_initializer=kernel_initializer(seed),
+                               name="to_image")(x)
+    images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(z, images, name=name)

@@ -24,8 +24,7 @@ latent functions take numpy arrays (k, dim).
 
 import numpy as np
 
-from dcgan_keras.gan import generate_images
-
+from dcgan_keras.sampling import sample
 
 # --- interpolation ----------------------------------------------------------------
 
@@ -144,11 +143,11 @@ def direction_effects(generator, classify, measure, z, directions):
     classifier); ``measure`` maps images to one number each. The images of
     ``z`` itself are generated once, for all the directions.
     """
-    before = generate_images(generator, z)
+    before = sample(generator, z=z)
     base, classes = measure(before).mean(), classify(before)
     effects = []
     for direction in np.atleast_2d(directions):
-        after = generate_images(generator, z + direction)
+        after = sample(generator, z=z + direction)
         effects.append((float(measure(after).mean() - base), float(np.mean(classify(after) == classes))))
     return np.array(effects)
 

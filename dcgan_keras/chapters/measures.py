@@ -6,6 +6,8 @@ one definition. Images are numpy arrays (N, H, W, C) or (N, H, W) in [-1, 1].
 
 import numpy as np
 
+from dcgan_keras.chapters.conv_arithmetic import phase_means
+
 # --- distances -------------------------------------------------------------------
 
 
@@ -171,7 +173,6 @@ def checkerboard_amplitude(images):
     images = np.asarray(images, "float64")
     if images.ndim != 4 or images.shape[1] % 2 or images.shape[2] % 2:
         raise ValueError(f"Expected (N, H, W, C) images with even H and W, got shape {images.shape}.")
-    n, height, width, channels = images.shape
-    phases = images.reshape(n, height // 2, 2, width // 2, 2, channels).mean(axis=(1, 3))
-    pattern = phases[:, 0, 0] - phases[:, 0, 1] - phases[:, 1, 0] + phases[:, 1, 1]
+    phases = phase_means(images.transpose(0, 3, 1, 2), 2)  # (N, C, 2, 2)
+    pattern = phases[..., 0, 0] - phases[..., 0, 1] - phases[..., 1, 0] + phases[..., 1, 1]
     return float(np.abs(pattern).mean() / 4)

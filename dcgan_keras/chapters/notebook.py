@@ -218,7 +218,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.notebook")
     parser.add_argument("action", choices=["clean", "check", "execute"])
     parser.add_argument("paths", nargs="+", type=pathlib.Path)
-    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"), help="execute: the Keras backend")
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"),
+                        help="execute: the Keras backend")
     parser.add_argument("--full", action="store_true", help="execute: the real experiment (default: DCGAN_FAST=1)")
     parser.add_argument("--out", type=pathlib.Path, help="execute: where the executed notebooks go (never in place)")
     args = parser.parse_args(argv)

@@ -2,8 +2,10 @@
 
 The recipe (Lucic et al. 2018; the project's experiments guide): report mean
 ± standard error over seeds; compare each variant with the reference by
-Welch's t (a 95% interval of the difference, and a p-value); correct the
-p-values of the whole family of comparisons by Holm's step-down method; then
+Welch's t (an interval of the difference, and a p-value); correct the
+p-values of the whole family of comparisons by Holm's step-down method, and
+print each interval at the level its Holm step used (``holm_levels``), so an
+interval excludes 0 exactly when its verdict is not "not visible"; then
 
 - "supported": the corrected p is below 0.05 and the difference has the sign the claim predicts;
 - "contradicted": it is below 0.05 with the other sign;
@@ -83,6 +85,27 @@ def holm(p_values):
         running = max(running, (m - rank) * p_values[index])  # never below a smaller p's adjustment
         adjusted[index] = min(1.0, running)
     return adjusted
+
+
+def holm_levels(p_values, alpha=0.05):
+    """The confidence level of each comparison's interval under Holm's procedure, in the order given.
+
+    Holm tests the j-th smallest p (1-based) at ``alpha / (m - j + 1)`` and
+    stops at the first p above its threshold; every later comparison is
+    retained. A rejected comparison gets ``1 - alpha / (m - j + 1)``, and every
+    retained one the level of the step where the procedure stopped. Then a
+    Welch interval at that level excludes 0 exactly when Holm rejects.
+    """
+    p_values = np.asarray(p_values, "float64")
+    m = len(p_values)
+    levels = np.empty(m)
+    stopped = None
+    for rank, index in enumerate(np.argsort(p_values, kind="stable")):
+        threshold = alpha / (m - rank)
+        if stopped is None and p_values[index] > threshold:
+            stopped = threshold
+        levels[index] = 1.0 - (threshold if stopped is None else stopped)
+    return levels
 
 
 def verdict(difference, adjusted_p, predicted_sign, alpha=0.05):

@@ -23,12 +23,14 @@ import numpy as np
 from keras import ops
 from PIL import Image
 
+from dcgan_keras.chapters.cached_runs import TRAINING_NOISE
+from dcgan_keras.chapters.gradients import gradients
 from dcgan_keras.chapters.measures import mean_pairwise_distance, nearest_labels, pairwise_distances
-from dcgan_keras.compute import gradients, predict
-from dcgan_keras.console import TRAINING_NOISE, filtered_stderr
+from dcgan_keras.compute import predict
+from dcgan_keras.console import filtered_stderr
 from dcgan_keras.data import make_dataset
 from dcgan_keras.resume import state_variables
-from dcgan_keras.gan import latent_noise
+from dcgan_keras.sampling import latent_noise
 
 # At the theoretical equilibrium D(x) = D(G(z)) = 1/2 everywhere, so each half
 # of D's loss is -log(1/2) and G's non-saturating loss is -log(1/2).

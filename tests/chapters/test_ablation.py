@@ -55,7 +55,7 @@ def _rows(fids):
 
 FIDS = {PAPER.name: [100.0, 104.0, 98.0, 102.0, 101.0], "worse": [150.0, 160.0, 155.0, 149.0, 158.0],
         "noisy": [90.0, 130.0, 110.0, 95.0, 125.0], "better": [80.0, 83.0, 79.0, 81.0, 84.0],
-        "silent": [100.0, 101.0, 99.0, 103.0, 102.0]}  # fmt: skip
+        "silent": [100.0, 101.0, 99.0, 103.0, 102.0]}
 
 
 def test_comparisons_give_welch_intervals_and_holm_corrected_verdicts():
@@ -69,6 +69,17 @@ def test_comparisons_give_welch_intervals_and_holm_corrected_verdicts():
     assert ordered[0]["holm_p"] == pytest.approx(min(1.0, 4 * ordered[0]["p"]))
     assert all(a["holm_p"] <= b["holm_p"] for a, b in zip(ordered, ordered[1:]))
     assert all(test["holm_p"] >= test["p"] for test in result.values())
+
+
+def test_every_interval_excludes_zero_exactly_when_its_verdict_rejects():
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # random grids: some rows far from the reference, some near, some identical in mean
+        fids = {PAPER.name: list(100 + rng.normal(0, 3, 5))}
+        for name, shift in zip(("worse", "noisy", "better", "silent"), rng.normal(0, 6, 4)):
+            fids[name] = list(100 + shift + rng.normal(0, rng.uniform(1, 8), 5))
+        for test in ablation.comparisons(_rows(fids), VARIANTS).values():
+            excludes_zero = test["low"] > 0 or test["high"] < 0
+            assert excludes_zero == (test["holm_p"] < 0.05), test
 
 
 def test_the_family_is_fixed_so_a_verdict_stands_as_the_grid_fills():
@@ -96,7 +107,7 @@ def test_summary_and_table_show_mean_and_standard_error():
     lines = table.splitlines()
     assert lines[2].startswith("| paper DCGAN | 2 | 15.0 ± 5.0 |") and lines[2].endswith("reference |")
     assert lines[3].startswith("| worse | 2 | 60 ± 10 | +45 [") and lines[3].endswith("|")
-    assert lines[4] == "| noisy | 1 | 33 |  |  | too few seeds |"
+    assert lines[4] == "| noisy | 1 | 33 |  |  |  | too few seeds |"
     assert ablation.markdown_table(summary, ["fid"]).splitlines()[0] == "| variant | seeds | FID ↓ |"
     # The error to 2 significant figures, the mean to the same place.
     assert [ablation._cell(*pair) for pair in [(66.1, 2.25), (0.2283, 0.00466), (711.0, 50.3), (10.0, 0.0)]] == [
@@ -107,5 +118,6 @@ def test_draw_sheet_shows_each_variant_with_a_run_at_the_seed(tmp_path):
     generator = build_generator(image_shape=(28, 28, 1), width=4, seed=0)
     rows = [{"variant": PAPER.name, "seed": 0, "fid": 10.0}, {"variant": "worse", "seed": 1, "fid": 20.0}]
     drawn = []
-    path = ablation.draw_sheet(tmp_path / "sheets" / "s.png", VARIANTS, rows, lambda v: drawn.append(v.name) or generator)
+    path = ablation.draw_sheet(tmp_path / "sheets" / "s.png", VARIANTS, rows,
+                               lambda v: drawn.append(v.name) or generator)
     assert path.is_file() and drawn == [PAPER.name]  # "worse" has no seed-0 run, the rest none at all

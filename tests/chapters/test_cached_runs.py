@@ -1,8 +1,12 @@
 """Cached runs train once, then load; the cache does not depend on the fast switch."""
 
-import dcgan_keras
+import os
+
 import keras
+
+import dcgan_keras
 from dcgan_keras.chapters import cached_runs
+from dcgan_keras.console import filtered_stderr
 
 
 def test_cached_fit_trains_once_then_loads(tmp_path, monkeypatch, mnist_images):
@@ -27,3 +31,9 @@ def test_the_run_folder_names_the_run_not_the_mode(monkeypatch):
     folder = cached_runs.run_folder("x", 30, 64, 0)
     assert folder.name == f"x-30steps-b64-s0-{keras.backend.backend()}"
     assert "fast" not in folder.name and "full" not in folder.name
+
+
+def test_training_noise_also_drops_the_remapper_line(capfd):
+    with filtered_stderr(cached_runs.TRAINING_NOISE):
+        os.write(2, b"E0000 remapper failed: INVALID_ARGUMENT\n")
+    assert capfd.readouterr().err == ""

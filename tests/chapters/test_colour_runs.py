@@ -31,7 +31,8 @@ def test_the_tables_are_the_shared_ablation_tables():
     rows = [{"variant": name, "seed": seed, **{key: 1.0 + seed for key in cr.KEYS}}
             for name in (cr.PAPER.name, "G without BatchNorm") for seed in range(3)]
     summary = cr.summarize(rows)
-    assert summary[cr.PAPER.name]["fid"] == pytest.approx((2.0, 1 / np.sqrt(3))) and summary[cr.PAPER.name]["seeds"] == 3
+    assert (summary[cr.PAPER.name]["fid"] == pytest.approx((2.0, 1 / np.sqrt(3)))
+            and summary[cr.PAPER.name]["seeds"] == 3)
     assert "| paper DCGAN | 3 | 2.00 ± 0.58 |" in cr.markdown_table(summary)
     assert cr.comparisons(rows)["G without BatchNorm"]["verdict"] == "too few seeds (3)"  # the standard is 5
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from dcgan_keras.chapters import conv_diagrams as diagrams, figures  # noqa: E402
-from dcgan_keras.conv_arithmetic import zero_insert  # noqa: E402
-
+from dcgan_keras.chapters import conv_diagrams as diagrams
+from dcgan_keras.chapters import figures
+from dcgan_keras.chapters.conv_arithmetic import zero_insert
 
 # --- diagrams ------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """dcgan_keras.chapters.discriminator_probes against oracles: linear models, known pre-activations, pure frequencies."""
 
-import numpy as np
 import keras
+import numpy as np
 import pytest
 from keras import layers
 

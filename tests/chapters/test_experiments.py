@@ -33,7 +33,8 @@ def test_variant_layers_are_what_their_names_say():
     build = experiments.build_variant
     assert "MaxPooling2D" in layer_classes(build(experiments.by_name("d-with-max-pooling"), width=4).discriminator)
     assert "UpSampling2D" in layer_classes(build(experiments.by_name("g-with-resize---conv"), width=4).generator)
-    assert "BatchNormalization" not in layer_classes(build(experiments.by_name("g-without-batchnorm"), width=4).generator)
+    assert "BatchNormalization" not in layer_classes(
+        build(experiments.by_name("g-without-batchnorm"), width=4).generator)
     assert build(experiments.by_name("g-with-sigmoid-output"), width=4).generator.layers[-1].name == "sigmoid"
     assert len(build(experiments.by_name("g-with-no-stage--one-layer"), width=4).generator.layers) == 4
     tiled = build(experiments.by_name("g-with-tiled-z--no-dense"), width=4).generator
@@ -108,17 +109,22 @@ def test_the_committed_results_are_one_config_and_the_readme_table_is_made_from_
     counts = {}
     for row in results["rows"]:
         counts[row["variant"]] = counts.get(row["variant"], 0) + 1
-        assert row["steps"] == experiments.STEPS and row["width"] == experiments.WIDTH and row["seed"] in experiments.SEEDS
-    assert set(counts) <= {v.name for v in experiments.VARIANTS} and all(n <= len(experiments.SEEDS) for n in counts.values())
+        assert (row["steps"] == experiments.STEPS and row["width"] == experiments.WIDTH
+                and row["seed"] in experiments.SEEDS)
+    assert (set(counts) <= {v.name for v in experiments.VARIANTS}
+            and all(n <= len(experiments.SEEDS) for n in counts.values()))
     assert all("curve" in row for row in results["rows"] if row["variant"] == experiments.PAPER.name)
     if counts.get(experiments.PAPER.name) == len(experiments.SEEDS):
         steps, fids, _ = experiments.reference_curve(results)
-        assert steps[-1] == experiments.STEPS and experiments.plateaued(steps, fids)[1], "the budget is short of the plateau"
-    assert experiments.readme_section(results) in experiments.README.read_text(), "run: python -m dcgan_keras.chapters.experiments --readme"
+        assert steps[-1] == experiments.STEPS and experiments.plateaued(steps, fids)[1], (
+            "the budget is short of the plateau")
+    assert experiments.readme_section(results) in experiments.README.read_text(), (
+        "run: python -m dcgan_keras.chapters.experiments --readme")
 
 
 def test_update_readme_replaces_only_the_marked_section(tmp_path, monkeypatch):
-    monkeypatch.setattr(experiments, "readme_section", lambda results: f"{experiments.README_START}\nnew\n{experiments.README_END}")
+    monkeypatch.setattr(experiments, "readme_section",
+                        lambda results: f"{experiments.README_START}\nnew\n{experiments.README_END}")
     readme = tmp_path / "README.md"
     readme.write_text(f"before\n{experiments.README_START}\nold\n{experiments.README_END}\nafter\n")
     experiments.update_readme({}, readme)
@@ -146,7 +152,7 @@ def test_pilot_keeps_the_reference_curves_past_the_budget(monkeypatch):
 @pytest.mark.parametrize("argv, message", [
     (["--workers", "0"], "--workers must be at least 1, got 0."),
     (["--variants", "no-such-variant"], "No variant 'no-such-variant'. Choose from: paper-dcgan,"),
-])  # fmt: skip
+])
 def test_bad_input_is_one_line(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as stopped:
         experiments.main([*argv, "--results", str(tmp_path / "r.json")])
@@ -166,6 +172,7 @@ def test_readme_only_reports_and_never_trains(tmp_path, monkeypatch):
 
 def test_seeds_per_variant_counts_every_row_of_the_grid_including_those_not_begun():
     paper, other = experiments.VARIANTS[0].name, experiments.VARIANTS[1].name
-    counts = experiments.seeds_per_variant({"rows": [{"variant": paper, "seed": s} for s in range(3)] + [{"variant": other, "seed": 0}]})
+    counts = experiments.seeds_per_variant(
+        {"rows": [{"variant": paper, "seed": s} for s in range(3)] + [{"variant": other, "seed": 0}]})
     assert list(counts) == [v.name for v in experiments.VARIANTS]
     assert counts[paper] == 3 and counts[other] == 1 and sum(counts.values()) == 4

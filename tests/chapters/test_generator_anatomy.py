@@ -6,12 +6,12 @@ import pytest
 
 from dcgan_keras import build_generator, latent_noise
 from dcgan_keras.chapters import generator_anatomy as anatomy
-from dcgan_keras.gan import generate_images
-from dcgan_keras.models import build_one_step_generator
+from dcgan_keras.chapters.generator_anatomy import build_one_step_generator
+from dcgan_keras.sampling import sample
 
 
 def test_layer_table_counts_match_keras():
-    generator = build_generator(100, (28, 28, 1), width=8, seed=0)
+    generator = build_generator((28, 28, 1), 100, width=8, seed=0)
     rows = anatomy.layer_table(generator, notes={"project": "first grid"})
     assert sum(row["params"] for row in rows) == generator.count_params()
     assert rows[0]["numbers"] == 100 and rows[-1]["shape"] == (28, 28, 1)
@@ -94,13 +94,14 @@ def test_layer_code_writes_every_layer_as_its_keras_call():
     assert len(lines) == len(generator.layers)
     assert lines[0].startswith("keras.Input(shape=(100,))")
     assert lines[1].startswith("layers.Dense(784, use_bias=False)") and lines[1].endswith("# 784")
-    assert any(line.startswith('layers.Conv2DTranspose(8, 5, strides=2, padding="same", use_bias=False)') for line in lines)
+    assert any(line.startswith('layers.Conv2DTranspose(8, 5, strides=2, padding="same", use_bias=False)')
+               for line in lines)
     assert lines[-1].startswith('layers.Activation("tanh")') and lines[-1].endswith("# 28x28x1")
 
 
 def test_fit_codes_reconstructs_what_the_generator_can_draw():
     images = np.random.default_rng(0).choice([-1.0, 1.0], size=(8, 28, 28, 1)).astype("float32")
-    generator = build_one_step_generator(100, (28, 28, 1), seed=0)
+    generator = build_one_step_generator((28, 28, 1), 100, seed=0)
     reconstructions, mse = anatomy.fit_codes(generator, images, epochs=150, batch_size=8, learning_rate=3e-2)
     # Eight binary images with 100 code dimensions each: one linear layer can fit them almost exactly.
     assert reconstructions.shape == images.shape and mse < 0.05
@@ -118,25 +119,25 @@ def test_activation_derivatives_match_finite_differences():
 
 
 def test_swapped_activation_and_gradients():
-    generator = build_generator(100, (28, 28, 1), width=8, seed=0)
+    generator = build_generator((28, 28, 1), 100, width=8, seed=0)
     z = latent_noise(8, 100, seed=0)
     as_relu = anatomy.swap_hidden_activation(generator, "relu")
     assert not any(isinstance(layer, keras.layers.ReLU) for layer in as_relu.layers)
-    np.testing.assert_allclose(generate_images(as_relu, z), generate_images(generator, z), atol=1e-6)
+    np.testing.assert_allclose(sample(as_relu, z=z), sample(generator, z=z), atol=1e-6)
     norms = {act: anatomy.gradient_norms(anatomy.swap_hidden_activation(generator, act), z)["project"]
-             for act in ("relu", "sigmoid")}  # fmt: skip
+             for act in ("relu", "sigmoid")}
     assert all(np.isfinite(list(norms.values()))) and norms["sigmoid"] < norms["relu"]
     scaled = anatomy.with_scaled_gamma(generator, 3.0)
     np.testing.assert_allclose(scaled.get_layer("project_bn").gamma.numpy(),
-                               3.0 * generator.get_layer("project_bn").gamma.numpy(), rtol=1e-6)  # fmt: skip
+                               3.0 * generator.get_layer("project_bn").gamma.numpy(), rtol=1e-6)
     np.testing.assert_array_equal(scaled.get_layer("up_14x14_bn").gamma.numpy(),
-                                  generator.get_layer("up_14x14_bn").gamma.numpy())  # fmt: skip
+                                  generator.get_layer("up_14x14_bn").gamma.numpy())
 
 
 def test_relu_gradient_is_scale_invariant_but_tanh_saturates():
     # Oracle: ReLU is positively homogeneous and the next BatchNorm divides the
     # scale out again, so scaling project_bn's gamma cannot change the gradient.
-    generator = build_generator(100, (28, 28, 1), width=8, seed=0)
+    generator = build_generator((28, 28, 1), 100, width=8, seed=0)
     z = latent_noise(16, 100, seed=0)
     relu = [anatomy.gradient_norms(anatomy.with_scaled_gamma(generator, f), z)["project"] for f in (1, 4)]
     assert relu[1] == pytest.approx(relu[0], rel=1e-3)
@@ -147,12 +148,18 @@ def test_relu_gradient_is_scale_invariant_but_tanh_saturates():
 
 
 def test_dense_projection_equals_transposed_conv_projection():
-    dense = build_generator(100, (28, 28, 1), width=8, seed=0, projection=True)
-    conv = build_generator(100, (28, 28, 1), width=8, seed=5, projection=False)
+    dense = build_generator((28, 28, 1), 100, width=8, seed=0, projection=True)
+    conv = build_generator((28, 28, 1), 100, width=8, seed=5, projection=False)
     assert dense.get_layer("project").count_params() == conv.get_layer("project").count_params()
     for layer in conv.layers:
         if layer.weights and layer.name != "project":
             layer.set_weights(dense.get_layer(layer.name).get_weights())
     anatomy.copy_projection(dense, conv)
     z = latent_noise(4, 100, seed=1)
-    np.testing.assert_allclose(generate_images(conv, z), generate_images(dense, z), atol=1e-5)
+    np.testing.assert_allclose(sample(conv, z=z), sample(dense, z=z), atol=1e-5)
+
+
+def test_one_step_generator_is_a_single_layer():
+    generator = build_one_step_generator((28, 28, 1), 16)
+    assert [type(layer).__name__ for layer in generator.layers[1:]] == ["Reshape", "Conv2DTranspose", "Activation"]
+    assert tuple(generator.output_shape[1:]) == (28, 28, 1)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from dcgan_keras.gan import latent_noise
 from dcgan_keras.chapters import latent_space as lt
+from dcgan_keras.sampling import latent_noise
 
 
 def test_norm_profile_matches_numpy_and_checks_shape():
@@ -82,10 +82,15 @@ def test_direction_effects_measure_the_change_and_the_kept_class():
     import keras
 
     z = np.random.default_rng(0).normal(size=(16, 100)).astype("float32")
-    generator = keras.Sequential([keras.Input((100,)), keras.layers.Dense(4, use_bias=False), keras.layers.Reshape((2, 2, 1))])
+    generator = keras.Sequential([keras.Input((100,)), keras.layers.Dense(4, use_bias=False),
+                                  keras.layers.Reshape((2, 2, 1))])
     generator.layers[0].kernel.assign(np.eye(100, 4, dtype="float32"))  # the image is z[:4]
-    mean_pixel = lambda images: images.reshape(len(images), -1).mean(1)  # noqa: E731
-    sign = lambda images: (images.reshape(len(images), -1)[:, 0] > 0).astype(int)  # noqa: E731
+    def mean_pixel(images):
+        return images.reshape(len(images), -1).mean(1)
+
+    def sign(images):
+        return (images.reshape(len(images), -1)[:, 0] > 0).astype(int)
+
     shift = np.zeros(100, "float32")
     shift[1] = 0.4  # moves pixel 1 only: the mean rises by 0.1, and the "class" (sign of pixel 0) stays
     flip = np.zeros(100, "float32")

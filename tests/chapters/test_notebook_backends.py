@@ -2,7 +2,8 @@
 
 `pytest --nbmake notebooks/` executes them under the default backend (TensorFlow).
 Here each one runs again, in fast mode, under the other backends named in
-``DCGAN_NOTEBOOK_BACKENDS`` (default "jax,torch"; CI sets "jax", see .ci/run).
+``DCGAN_NOTEBOOK_BACKENDS`` (default "jax,torch"). These are the `long` suites:
+`pytest -m long` runs them (CI does, after the README's test command).
 
 The cells tagged "agreement" compute deterministic things: arithmetic, shapes,
 parameter counts, and measurements of fixed weights (the shipped generators and
@@ -78,6 +79,7 @@ def test_disagreements_allow_rounding_only():
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem[:2] for path in NOTEBOOKS])
 def test_notebook_runs_on_another_backend(path, backend):
@@ -100,6 +102,7 @@ def agreement_runs():
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("path", TAGGED, ids=[path.stem[:2] for path in TAGGED])
 def test_tagged_cells_print_the_same_numbers_on_every_backend(path, agreement_runs):
     reference = agreement_runs(path, BACKENDS[0])

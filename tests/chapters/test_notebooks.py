@@ -41,7 +41,7 @@ def test_clean_notebook_round_trip(tmp_path):
         ],
         "metadata": {"kernelspec": {"name": "python3"}, "widgets": {}},
         "nbformat": 4, "nbformat_minor": 5,
-    }  # fmt: skip
+    }
     path = tmp_path / "n.ipynb"
     path.write_text(json.dumps(notebook))
     assert notebook_problems(path)  # dirty
@@ -89,7 +89,8 @@ def test_execute_runs_under_the_backend_asked_for_and_never_in_place(tmp_path, c
     times = execute_to([path], tmp_path / "out", "torch")
     assert times["n.ipynb"] > 0 and notebook_problems(tmp_path / "out" / "n.ipynb") == []
     ran = json.loads((tmp_path / "out" / "n.ipynb").read_text())
-    assert ran["cells"][0]["outputs"][0]["text"] == ["torch\n"] and ran["cells"][1]["metadata"] == {"tags": [AGREEMENT_TAG]}
+    assert (ran["cells"][0]["outputs"][0]["text"] == ["torch\n"]
+            and ran["cells"][1]["metadata"] == {"tags": [AGREEMENT_TAG]})
     with pytest.raises(UsageError, match="pick another folder"):
         execute_to([path], tmp_path, "jax")
 

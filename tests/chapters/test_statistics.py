@@ -9,7 +9,7 @@ from dcgan_keras.chapters import statistics
 @pytest.mark.parametrize("probability, dof, expected", [
     (0.975, 1, 12.706), (0.975, 2, 4.303), (0.975, 4, 2.776), (0.975, 10, 2.228), (0.995, 5, 4.032),
     (0.99375, 2, 8.860),
-])  # fmt: skip
+])
 def test_t_quantiles_match_the_tables(probability, dof, expected):
     assert statistics.t_quantile(probability, dof) == pytest.approx(expected, abs=2e-3)
 
@@ -53,3 +53,11 @@ def test_verdict_words():
     assert statistics.verdict(-4.0, 0.01, predicted_sign=-1) == "supported"
     assert statistics.verdict(4.0, 0.2, predicted_sign=1) == "not visible at this scale"
     assert statistics.verdict(4.0, 0.05, predicted_sign=1) == "not visible at this scale"  # 0.05 is not below 0.05
+
+
+def test_holm_levels_follow_the_step_down_and_stop_where_holm_stops():
+    # m = 4: the smallest p is tested at 0.05/4 and rejected; the next at 0.05/3 is not, so it and
+    # every later comparison get the level of that step.
+    levels = statistics.holm_levels([0.5, 0.001, 0.04, 0.02])
+    np.testing.assert_allclose(levels, [1 - 0.05 / 3, 1 - 0.05 / 4, 1 - 0.05 / 3, 1 - 0.05 / 3])
+    np.testing.assert_allclose(statistics.holm_levels([0.001, 0.002]), [1 - 0.05 / 2, 1 - 0.05])

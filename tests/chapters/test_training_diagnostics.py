@@ -9,10 +9,11 @@ import pytest
 
 matplotlib.use("Agg")
 
-from dcgan_keras import DCGAN, build_discriminator, build_generator, generator_loss  # noqa: E402
-from dcgan_keras.chapters import figures, measures, training_diagnostics as dg  # noqa: E402
-from dcgan_keras.resume import fit_resumably  # noqa: E402
-from dcgan_keras.data import load_embedded_mnist, make_dataset, to_unit_range  # noqa: E402
+from dcgan_keras import DCGAN, build_discriminator, build_generator, generator_loss
+from dcgan_keras.chapters import figures, measures
+from dcgan_keras.chapters import training_diagnostics as dg
+from dcgan_keras.data import load_embedded_mnist, make_dataset, to_unit_range
+from dcgan_keras.resume import fit_resumably
 
 SHAPE = (28, 28, 1)
 
@@ -99,23 +100,24 @@ def test_batch_norm_probe_separate_vs_mixed(split):
 
 def test_training_mode_gap_needs_batch_norm():
     z = np.random.default_rng(0).standard_normal((16, 16)).astype("float32")
-    with_bn = build_generator(16, SHAPE, width=8, seed=0)
+    with_bn = build_generator(SHAPE, 16, width=8, seed=0)
     train, infer = dg.training_mode_gap(with_bn, z)
     assert np.abs(train - infer).mean() > 0.01 and train.std() > 2 * infer.std()
     moving = np.array(with_bn.get_layer("project_bn").moving_mean)
     np.testing.assert_array_equal(moving, 0.0)  # the probe did not update it
-    train, infer = dg.training_mode_gap(build_generator(16, SHAPE, width=8, seed=0, batch_norm=False), z)
+    train, infer = dg.training_mode_gap(build_generator(SHAPE, 16, width=8, seed=0, batch_norm=False), z)
     np.testing.assert_allclose(train, infer, atol=1e-6)
 
 
 def test_layer_spread_without_batch_norm_shrinks():
     z = np.random.default_rng(0).standard_normal((32, 16)).astype("float32")
-    with_bn = dg.layer_spread(build_generator(16, SHAPE, width=8, seed=0), z)
-    without = dg.layer_spread(build_generator(16, SHAPE, width=8, seed=0, batch_norm=False), z)
+    with_bn = dg.layer_spread(build_generator(SHAPE, 16, width=8, seed=0), z)
+    without = dg.layer_spread(build_generator(SHAPE, 16, width=8, seed=0, batch_norm=False), z)
     assert list(with_bn) == ["project_relu", "up_14x14_relu", "tanh"]
     assert without["tanh"] < with_bn["tanh"] / 5
     same_z = np.repeat(z[:1], 8, axis=0)
-    assert dg.layer_spread(build_generator(16, SHAPE, width=8, seed=0, batch_norm=False), same_z)["tanh"] == pytest.approx(0.0, abs=1e-8)
+    assert dg.layer_spread(build_generator(SHAPE, 16, width=8, seed=0, batch_norm=False),
+                           same_z)["tanh"] == pytest.approx(0.0, abs=1e-8)
 
 
 def _tiny_gan(seed=0):

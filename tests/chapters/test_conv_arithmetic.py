@@ -2,12 +2,10 @@
 
 import keras
 import numpy as np
-from keras import ops
 import pytest
+from keras import ops
 
-from dcgan_keras.compute import gradients
-from dcgan_keras.conv_arithmetic import (
-    # noqa: E402
+from dcgan_keras.chapters.conv_arithmetic import (
     block_contrast,
     conv2d,
     conv_matrix,
@@ -23,6 +21,7 @@ from dcgan_keras.conv_arithmetic import (
     transposed_conv2d,
     zero_insert,
 )
+from dcgan_keras.chapters.gradients import gradients
 
 
 def _keras_transpose(image, kernel, stride, padding):
@@ -126,7 +125,9 @@ def test_conv_matrix_transpose_is_conv2d_transpose_and_the_gradient():
     back = (conv_matrix(5, kernel, 2).T @ y.ravel()).reshape(x.shape)
     np.testing.assert_allclose(back, scatter_conv2d(y, kernel, 2), atol=1e-12)
     np.testing.assert_allclose(back, _keras_transpose(y, kernel, 2, "valid"), atol=1e-5)
-    inner = lambda image: ops.sum(ops.conv(image, kernel.astype("float32"), 2, "valid") * y[None].astype("float32"))
+    def inner(image):
+        return ops.sum(ops.conv(image, kernel.astype("float32"), 2, "valid") * y[None].astype("float32"))
+
     np.testing.assert_allclose(gradients(inner, x[None])[0], back, atol=1e-5)
 
 

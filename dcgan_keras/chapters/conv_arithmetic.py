@@ -1,7 +1,8 @@
 """Fractional-strided (transposed) convolution in plain numpy.
 
 Notebook 02 uses these to open up ``keras.layers.Conv2DTranspose``, and the
-tests use them as its oracle. Two equivalent views of the same operation:
+tests use them as its oracle. ``subpixel_kernel`` lives in ``dcgan_keras.layers``,
+which builds its faster exact layer from it. Two equivalent views of the same operation:
 
 - ``transposed_conv2d``: the chapter's recipe. Insert ``stride - 1`` zeros
   between neighbouring pixels, pad ``kernel - 1`` zeros around the border, and
@@ -22,6 +23,9 @@ Keras' ``Conv2DTranspose`` layout ``(kernel_h, kernel_w, out_channels, in_channe
 """
 
 import numpy as np
+
+# The library's own derivation (the sub-pixel layer is built from it); shown here beside the other views.
+from dcgan_keras.layers import phase_taps, subpixel_kernel
 
 
 def output_size(input_size, kernel_size, stride, padding="valid", output_padding=None):
@@ -134,7 +138,8 @@ def conv_matrix(input_size, kernel, stride):
     matrix = np.zeros((out, out, out_channels, input_size, input_size, in_channels))
     for row in range(out):
         for column in range(out):
-            window = (slice(row * stride, row * stride + kernel_size), slice(column * stride, column * stride + kernel_size))
+            window = (slice(row * stride, row * stride + kernel_size),
+                      slice(column * stride, column * stride + kernel_size))
             # kernel (k, k, in, out) -> (out, k, k, in) to match the row's layout
             matrix[row, column, :, window[0], window[1], :] = kernel.transpose(3, 0, 1, 2)
     return matrix.reshape(out * out * out_channels, input_size * input_size * in_channels)
@@ -158,49 +163,6 @@ def depth_to_space(image, block):
     return blocks.transpose(0, 2, 1, 3, 4).reshape(height * block, width * block, channels)
 
 
-def _phase_taps(kernel_size, stride, before):
-    """For output phase r: the input offsets j and kernel taps a it combines.
-
-    Output pixel ``q * stride + r`` of the transposed convolution receives
-    ``x[q + j] * w[a]`` with ``a = r + before - j * stride`` for every ``a``
-    inside the kernel: a stride-1 correlation, one per phase.
-    """
-    taps = []
-    for phase in range(stride):
-        shift = phase + before
-        offsets = range(-((kernel_size - 1 - shift) // stride), shift // stride + 1)
-        taps.append([(j, shift - j * stride) for j in offsets])
-    return taps
-
-
-def subpixel_kernel(kernel, stride, padding="same"):
-    """Rearrange a ``Conv2DTranspose`` kernel into a stride-1 sub-pixel kernel.
-
-    Returns ``(subkernel, (pad_before, pad_after))``: zero-pad the input by
-    that much, run a "valid" stride-1 ``conv2d`` with ``subkernel`` (layout
-    ``(k', k', in, stride**2 * out)``), apply ``depth_to_space(stride)`` and
-    crop to ``output_size``: the result equals the transposed convolution.
-    Every phase gets its own k' x k' slice; taps a phase does not use stay 0.
-    For kernel 4 or 5 at stride 2 with "same", k' = 3 and the padding is
-    (1, 1), i.e. a Keras ``Conv2D(4 * out, 3, padding="same")``.
-    """
-    kernel_size, _, out_channels, in_channels = kernel.shape
-    _check_kernel(kernel_size, stride)
-    before = max(kernel_size - stride, 0) // 2 if padding == "same" else 0
-    taps = _phase_taps(kernel_size, stride, before)
-    offsets = [j for phase in taps for j, _ in phase]
-    low, high = min(offsets), max(offsets)
-    size = high - low + 1
-    sub = np.zeros((size, size, in_channels, stride, stride, out_channels), kernel.dtype)
-    for phase_y, taps_y in enumerate(taps):
-        for phase_x, taps_x in enumerate(taps):
-            for j_y, a_y in taps_y:
-                for j_x, a_x in taps_x:
-                    # (out, in) -> (in, out): Conv2D's layout
-                    sub[j_y - low, j_x - low, :, phase_y, phase_x] = kernel[a_y, a_x].T
-    return sub.reshape(size, size, in_channels, stride * stride * out_channels), (-low, high)
-
-
 def subpixel_conv_transpose(image, kernel, stride, padding="same"):
     """``transposed_conv2d`` computed as stride-1 conv + ``depth_to_space``."""
     sub, (pad_before, pad_after) = subpixel_kernel(kernel, stride, padding)
@@ -220,7 +182,7 @@ def phase_tap_counts(kernel_size, stride, padding="same"):
     matches the interior of ``overlap_counts``.
     """
     before = max(kernel_size - stride, 0) // 2 if padding == "same" else 0
-    per_axis = np.array([len(phase) for phase in _phase_taps(kernel_size, stride, before)])
+    per_axis = np.array([len(phase) for phase in phase_taps(kernel_size, stride, before)])
     return np.outer(per_axis, per_axis)
 
 
@@ -235,13 +197,15 @@ def icnr_kernel(kernel, stride):
     return np.tile(kernel, (1, 1, 1, stride * stride))
 
 
-def phase_means(image, stride):
-    """Mean of each of the stride x stride sub-pixel phases of a 2-D array.
+def phase_means(images, stride):
+    """Mean of each of the stride x stride sub-pixel phases over the last two axes: (..., H, W) -> (..., s, s).
 
     A checkerboard shows up as phases with different means; for a smooth
     image they agree.
     """
-    return np.array([[image[dy::stride, dx::stride].mean() for dx in range(stride)] for dy in range(stride)])
+    images = np.asarray(images)
+    means = [[images[..., dy::stride, dx::stride].mean(axis=(-2, -1)) for dx in range(stride)] for dy in range(stride)]
+    return np.moveaxis(np.array(means), (0, 1), (-2, -1))
 
 
 def block_contrast(image, stride):

@@ -1,0 +1,80 @@
+"""The depth-four grid: the 2B budget rule, the training order, exact resume of a run, its film."""
+
+import numpy as np
+import pytest
+
+from dcgan_keras.chapters import colour_grid as grid
+
+
+def _results(curves, pilot_steps=8):
+    """A results file holding pilot runs whose mean FID curve is ``curves`` (seeds as rows)."""
+    runs = [{"variant": grid.PAPER.name, "seed": seed, "steps": pilot_steps,
+             "curve": [{"step": (i + 1) * pilot_steps // len(fids), "fid": fid} for i, fid in enumerate(fids)]}
+            for seed, fids in enumerate(curves)]
+    return {"config": {"pilot_steps": pilot_steps}, "runs": runs}
+
+
+def test_the_budget_is_the_smallest_b_at_which_2b_gains_little_from_then_on(monkeypatch):
+    monkeypatch.setattr(grid, "PILOT_SEEDS", (0, 1))
+    # Means at steps 1..8: 200, 100, 60, 50, 49, 48, 47.5, 47. B=1: -50%; B=2: -50%; B=3: -20%; B=4: -6%.
+    curves = [[210, 90, 65, 45, 50, 46, 47, 48], [190, 110, 55, 55, 48, 50, 48, 46]]
+    steps, changes = grid.budget(_results(curves))
+    assert changes[4] == pytest.approx((47 - 50) / 50)
+    assert steps is None  # -6% at B=4 is more than 5%: no candidate up to half the pilot passes
+    flatter = [[210, 90, 65, 49, 50, 46, 47, 48], [190, 110, 55, 49, 48, 50, 48, 46]]
+    assert grid.budget(_results(flatter))[0] == 4  # 49 -> 47: -4%
+    # An early plateau that the curve later leaves does not count: B=1 passes, B=2 and B=3 do not.
+    early = [[100, 100, 60, 50, 50, 50, 50, 50]] * 2
+    steps, changes = grid.budget(_results(early))
+    assert abs(changes[1]) <= grid.TOLERANCE and steps == 4
+    assert grid.budget(_results(curves[:1]))[0] is None  # the pilot is not finished
+
+
+def test_runs_train_in_the_order_that_gives_whole_rows_first():
+    results = {"config": {"pilot_steps": 12}, "runs": []}
+    todo = grid.missing(results)
+    assert [(v.name, s, n) for v, s, n in todo] == [(grid.PAPER.name, s, 12) for s in grid.PILOT_SEEDS]
+    results["runs"] = [{"variant": grid.PAPER.name, "seed": s, "steps": 12} for s in grid.PILOT_SEEDS]
+    todo = grid.missing(results, steps=6)
+    reference = [s for v, s, n in todo if v is grid.PAPER]
+    assert reference == [s for s in grid.SEEDS if s not in grid.PILOT_SEEDS]  # the pilot's runs serve at B
+    others = [(v, s) for v, s, n in todo if v is not grid.PAPER]
+    first_seeds = [v for v, s in others[: len(grid.VARIANTS) - 1]]
+    assert first_seeds == list(grid.VARIANTS[1:]) and all(s == grid.SEEDS[0] for _, s in others[: len(first_seeds)])
+    assert {n for _, _, n in todo} == {6}
+
+
+def test_a_row_at_the_budget_is_the_runs_checkpoint_there():
+    run = {"variant": "v", "seed": 3, "steps": 4, "curve": [{"step": 2, "fid": 9.0}, {"step": 4, "fid": 7.0}]}
+    assert grid.at_budget(run, 2) == {"variant": "v", "seed": 3, "step": 2, "fid": 9.0}
+
+
+class _Evaluator:
+    """Scores without a network: enough for the plumbing, and fast."""
+
+    default_num_images = 32
+
+    def scores(self, images):
+        assert images.shape == (32, 64, 64, 3) and np.isfinite(images).all()
+        return {"fid": float(images.std()), "kid": 0.0, "classes": 1, "kl": 0.0, "colours": 0.5, "shares": [1.0]}
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_exactly_and_films_its_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setattr(grid, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(grid, "CHECK_EVERY", 2)
+    measure = grid.Measures(_Evaluator())
+    whole = grid.train_run(grid.PAPER, 0, 4, width=2, measure=measure, films=tmp_path / "whole")
+    (tmp_path / "cache").rename(tmp_path / "whole-cache")
+    grid.train_run(grid.PAPER, 0, 2, width=2, measure=measure, films=tmp_path / "halves")  # stopped at step 2
+    resumed = grid.train_run(grid.PAPER, 0, 4, width=2, measure=measure, films=tmp_path / "halves")
+    def strip(curve):
+        return [{k: v for k, v in c.items() if k != "seconds"} for c in curve]
+
+    assert [c["step"] for c in whole["curve"]] == [2, 4]
+    assert strip(resumed["curve"]) == strip(whole["curve"])
+    frames = grid.read_film(grid.film_path(grid.PAPER, 0, tmp_path / "halves"), 2)
+    assert len(frames) == 2 and frames[0].shape == (grid.FILM_SAMPLES, 64, 64, 3)
+    # The film is a JPEG: the resumed run's frames match the uninterrupted run's up to compression.
+    again = grid.read_film(grid.film_path(grid.PAPER, 0, tmp_path / "whole"), 2)
+    assert np.abs(frames[1].astype(int) - again[1].astype(int)).max() == 0
