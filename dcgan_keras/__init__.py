@@ -32,6 +32,7 @@ _MODULES = {
     "latent_noise": "sampling", "sample": "sampling", "interpolate": "sampling",
     "MnistEvaluator": "evaluate", "EmojiEvaluator": "evaluate", "InceptionEvaluator": "evaluate",
     "SampleGrid": "callbacks", "HistoryCSV": "callbacks", "QualityCheckpoint": "callbacks",
+    "TensorBoardLogger": "callbacks",
     "fit_resumably": "resume", "UsageError": "errors", "save_grid": "plotting",
 }
 __all__ = list(_MODULES)

@@ -4,8 +4,12 @@ Each writes its files atomically and, on a resumed run, picks up where the
 training state it resumes from left off (``dcgan_keras.resume`` has that state).
 """
 
+import itertools
 import json
+import os
 import pathlib
+import socket
+import time
 
 import keras
 
@@ -13,7 +17,7 @@ from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import SCORE_KEYS
 from dcgan_keras.files import RunPaths, frame_name, replace_atomically, write_text_atomically
 from dcgan_keras.formulation import as_paper_layers
-from dcgan_keras.plotting import read_history_rows, save_grid
+from dcgan_keras.plotting import image_grid, png_bytes, read_history_rows, save_grid
 from dcgan_keras.sampling import sample
 
 
@@ -39,10 +43,17 @@ class SampleGrid(keras.callbacks.Callback):
 class HistoryCSV(keras.callbacks.Callback):
     """One CSV row per epoch: the epoch's logs, only the columns that have values.
 
+    The ``epoch`` column counts from 1, like the sample grids: the row of
+    epoch 1 is written after the first pass over the data, when
+    ``samples/epoch_001.png`` is drawn (Keras' own ``epoch`` argument counts
+    from 0). ``plotting.read_history_csv`` reads the file back.
+
     The whole file is rewritten atomically after every epoch. A resumed run
-    keeps the rows before the epoch it starts at and drops any later ones (an
-    epoch that was logged but not yet backed up is trained and logged again),
-    so the file always matches the training state it resumes from.
+    keeps the rows of the epochs finished before the one it starts at and
+    drops any later ones (an epoch that was logged but not yet backed up is
+    trained and logged again), so the file always matches the training state
+    it resumes from. A file that counts from 0 (written by Keras' CSVLogger,
+    or by this package before it counted from 1) is renumbered from 1.
     """
 
     def __init__(self, path):
@@ -52,10 +63,11 @@ class HistoryCSV(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self.rows is None:  # the first epoch of this run, perhaps a resumed one
             earlier = read_history_rows(self.path) if self.path.exists() else []
-            self.rows = [{**row, "epoch": int(row["epoch"])} for row in earlier if row["epoch"] < epoch]
+            # ``epoch`` (0-based) epochs are finished: rows 1 to ``epoch`` stay.
+            self.rows = [{**row, "epoch": int(row["epoch"])} for row in earlier if row["epoch"] <= epoch]
 
     def on_epoch_end(self, epoch, logs=None):
-        self.rows.append({"epoch": epoch, **{key: float(value) for key, value in (logs or {}).items()}})
+        self.rows.append({"epoch": epoch + 1, **{key: float(value) for key, value in (logs or {}).items()}})
         columns = ["epoch"] + sorted({key for row in self.rows for key in row} - {"epoch"})
         lines = [",".join(columns)]
         lines += [",".join(_cell(row.get(column)) for column in columns) for row in self.rows]
@@ -133,3 +145,110 @@ class QualityCheckpoint(keras.callbacks.Callback):
             self.record["best"] = entry
         # Written last: it never names a checkpoint that is not on disk yet.
         write_text_atomically(json.dumps(self.record, indent=1), self.record_path)
+
+
+def require_tensorboard():
+    """The tensorboard modules ``TensorBoardLogger`` writes with, or a ``UsageError`` that says how to get them."""
+    try:
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.summary.writer.record_writer import RecordWriter
+    except ImportError:
+        raise UsageError("TensorBoard logging needs the tensorboard package: pip install tensorboard") from None
+    return event_pb2, summary_pb2, RecordWriter
+
+
+_event_files = itertools.count()  # tells apart the files one process opens within a second
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Log every epoch to TensorBoard: the epoch's logs as scalars and the fixed-z sample grid as an image.
+
+    The step is the 1-based epoch, as in ``samples/epoch_001.png``. The scalars
+    are the numbers in the epoch's logs: ``training/d_loss``, ``g_loss``,
+    ``D_x`` and ``D_G_z``, and ``quality/fid``, ``kid``, ``classes``, ... at
+    the epochs a ``QualityCheckpoint`` scores, wherever it is in the callback
+    list. The image ``samples`` is the grid ``SampleGrid`` writes for the same
+    ``num_images``, ``seed``, ``columns`` and ``scale``: the same z every epoch.
+
+    It writes tensorboard's event records with tensorboard's protos, not with
+    TensorFlow, so it works on every backend; on JAX and PyTorch it does not
+    load TensorFlow (tensorboard's ``EventFileWriter`` would, where installed).
+    Each ``fit()`` opens a new event file in ``log_dir`` and deletes nothing.
+    The file starts with a restart marker at its first epoch, so for the
+    epochs a resumed run trains again TensorBoard shows the new points, not
+    those the interrupted run logged past the snapshot it resumed from.
+    """
+
+    def __init__(self, log_dir, num_images=64, seed=0, columns=8, scale=2):
+        super().__init__()
+        self._event_pb2, self._summary_pb2, self._record_writer = require_tensorboard()
+        self.log_dir = pathlib.Path(log_dir)
+        self.num_images, self.seed, self.columns, self.scale = num_images, seed, columns, scale
+        self._file = self._writer = None
+        self._logged = None  # (epoch, that epoch's logs dict, the keys already written)
+
+    def on_train_begin(self, logs=None):
+        self.on_train_end()  # a fit() ended by an exception left its file open: this one gets its own
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._log_late_values()
+        self._open(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        self._open(epoch)
+        self._write_scalars(epoch, logs)
+        picture = image_grid(sample(self.model.generator, self.num_images, self.seed), self.columns)
+        image = self._summary_pb2.Summary.Image(
+            height=picture.shape[0] * self.scale, width=picture.shape[1] * self.scale,
+            colorspace=1 if picture.ndim == 2 else 3, encoded_image_string=png_bytes(picture, self.scale))
+        self._write(epoch, self._summary_pb2.Summary.Value(tag="samples", image=image))
+        self._file.flush()  # TensorBoard shows this epoch while the next one trains
+        self._logged = (epoch, logs, set(logs))
+
+    def on_train_end(self, logs=None):
+        self._log_late_values()
+        if self._file is not None:
+            self._file.close()
+            self._file = self._writer = None
+
+    def _open(self, epoch):
+        """Start this fit()'s event file, unless it is open: a new file, so earlier runs' files stay as they are."""
+        if self._file is not None:
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_event_files)}"
+        self._file = open(self.log_dir / name, "xb")
+        self._writer = self._record_writer(self._file)
+        self._event(file_version="brain.Event:2")
+        # TensorBoard forgets the points at this step and later that earlier files hold (a resumed run's).
+        self._event(step=epoch + 1, session_log=self._event_pb2.SessionLog(status=self._event_pb2.SessionLog.START))
+
+    def _log_late_values(self):
+        # Keras hands every callback the same logs dict, so the values that callbacks after this one
+        # added to the last epoch's logs (QualityCheckpoint's scores) are there now: log them too.
+        if self._logged is not None:
+            epoch, logs, written = self._logged
+            self._logged = None
+            if self._write_scalars(epoch, {key: value for key, value in logs.items() if key not in written}):
+                self._file.flush()
+
+    def _write_scalars(self, epoch, logs):
+        """Write the numbers among ``logs``; returns whether there were any."""
+        values = []
+        for key, value in sorted(logs.items()):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue  # not a number: nothing to plot
+            tag = f"quality/{key}" if key in SCORE_KEYS else f"training/{key}"
+            values.append(self._summary_pb2.Summary.Value(tag=tag, simple_value=value))
+        self._write(epoch, *values)
+        return bool(values)
+
+    def _write(self, epoch, *values):
+        if values:
+            self._event(step=epoch + 1, summary=self._summary_pb2.Summary(value=values))
+
+    def _event(self, **fields):
+        self._writer.write(self._event_pb2.Event(wall_time=time.time(), **fields).SerializeToString())

@@ -14,7 +14,6 @@ import sys
 import zipfile
 
 import keras
-import numpy as np
 
 from dcgan_keras import data, feature_nets, formulation, precision, sampling
 from dcgan_keras import evaluate as scoring
@@ -83,7 +82,8 @@ def _train_parser(subparsers):
     parser.add_argument("--width", type=_positive,
                         help="channels of the widest-resolution hidden layer; the paper uses 128 (1024 channels at "
                              f"4x4 for 64x64 images). Default {_per_dataset('width')} (CPU-sized)")
-    parser.add_argument("--kernel-size", type=int, default=5, choices=(4, 5))
+    parser.add_argument("--kernel-size", type=int, default=5,
+                        help="3 or more; 5 in the paper, 4 in the PyTorch examples (default: %(default)s)")
     parser.add_argument("--latent-dim", type=_positive, default=100)
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("runs/dcgan"))
     parser.add_argument("--seed", type=int, default=0)
@@ -116,6 +116,9 @@ def _train_parser(subparsers):
     parser.add_argument("--eval-images", type=_positive,
                         help="samples per evaluation; default 5000, or as many as the offline evaluator's real "
                              "half holds (1,893 emoji), so that the FID is comparable with its floor")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also log every epoch (losses, D(x), D(G(z)), scores, the sample grid) to "
+                             "OUTPUT/tensorboard/ for TensorBoard; needs the tensorboard package")
     parser.set_defaults(command=lambda args: train(TrainConfig.create(**vars(args))))
 
 
@@ -157,7 +160,7 @@ def _sample_parser(subparsers):
     parser.add_argument("--images", action="store_true",
                         help="also write each image as its own PNG under OUTPUT/images/")
     parser.add_argument("--steps", type=_positive, default=10, help="points on each interpolation row")
-    parser.add_argument("--interpolation", choices=("spherical", "linear"), default="spherical",
+    parser.add_argument("--interpolation", choices=sampling.INTERPOLATIONS, default=sampling.DEFAULT_INTERPOLATION,
                         help="spherical stays where z ~ N(0, I) lives; a straight line dips inside it, "
                              "where samples score worse (notebook 05, section 4)")
     parser.set_defaults(command=lambda args: sample(SampleConfig.from_args(args)))
@@ -294,8 +297,8 @@ def sample(config):
             save_image(image_grid(image[None], padding=0), folder / f"{index:05d}.png")
         written.append(folder)
     ends = sampling.latent_noise(2 * 8, latent_dim, config.seed + 1).reshape(8, 2, latent_dim)
-    rows = np.concatenate([sampling.interpolate(start, end, config.steps, method=config.interpolation)
-                           for start, end in ends])
+    rows = sampling.interpolate(ends[:, 0], ends[:, 1], config.steps, method=config.interpolation)
+    rows = rows.reshape(-1, latent_dim)  # (8, steps, latent_dim): one path per row of the grid
     written.append(save_grid(sampling.sample(generator, z=rows), config.output / "interpolation.png",
                              columns=config.steps))
     print("Wrote:\n  " + "\n  ".join(map(str, written)))

@@ -156,14 +156,18 @@ def _parse_idx(raw, magic, item_shape):
 
 
 def load_embedded_mnist(with_labels=False, directory=MNIST_DIR):
-    """The MNIST test split shipped in the package: 10,000 uint8 digits, 28x28.
+    """The MNIST test split shipped in the package: 10,000 uint8 digits, shape ``(10000, 28, 28, 1)``.
+
+    The images have a channel axis, like every image array of the package
+    (``load_images``, the models' inputs); ``labels`` are uint8 digits 0-9.
 
     The files are checked against their sha256 on every load. MNIST is by
     Yann LeCun, Corinna Cortes and Christopher J.C. Burges, under CC BY-SA 3.0.
     """
     directory = pathlib.Path(directory)
     name, sha256 = MNIST_FILES["images"]
-    images = _parse_idx(gzip.decompress(_read_verified(directory / name, sha256)), 2051, (28, 28))
+    digits = _parse_idx(gzip.decompress(_read_verified(directory / name, sha256)), 2051, (28, 28))
+    images = digits[..., None]  # the one channel
     if not with_labels:
         return images
     name, sha256 = MNIST_FILES["labels"]

@@ -135,7 +135,7 @@ class MnistEvaluator(ClassifierEvaluator):
 
     def _images_and_halves(self):
         images, labels = load_embedded_mnist(with_labels=True)
-        return to_unit_range(images[..., None]), labels, _halves(np.arange(len(images)))  # every digit its own group
+        return to_unit_range(images), labels, _halves(np.arange(len(images)))  # every digit its own group
 
     @staticmethod
     def to_input(images):

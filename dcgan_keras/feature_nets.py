@@ -116,7 +116,7 @@ def split(net, seed=SEED):
     if net.name == "mnist":
         images, labels = load_embedded_mnist(with_labels=True)
         order = np.random.default_rng(seed).permutation(len(images))
-        images, labels = to_unit_range(images[order, ..., None]), labels[order].astype("int32")
+        images, labels = to_unit_range(images[order]), labels[order].astype("int32")
         return (images[MNIST_HELD_OUT:], labels[MNIST_HELD_OUT:]), (images[:MNIST_HELD_OUT], labels[:MNIST_HELD_OUT])
     images, labels, _, names = load_embedded_emoji(with_labels=True)
     held = design_split(emoji_designs(names), EMOJI_HELD_OUT, seed)

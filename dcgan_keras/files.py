@@ -108,6 +108,7 @@ class RunPaths:
     best_generator = property(lambda self: self.output / "best_generator.keras")
     quality = property(lambda self: self.output / "quality.json")
     last_generator = property(lambda self: self.output / "last_generator.keras")
+    tensorboard = property(lambda self: self.output / "tensorboard")  # event files (train --tensorboard)
     record = property(lambda self: self.output / "run.json")
 
     def frame(self, epoch):
@@ -116,5 +117,5 @@ class RunPaths:
 
     def artefacts(self):
         """Everything a run writes here, folders first."""
-        return [self.samples, self.backup, self.history, self.curves, self.gif, self.generator, self.dcgan,
-                self.best_generator, self.last_generator, self.quality, self.record]
+        return [self.samples, self.backup, self.tensorboard, self.history, self.curves, self.gif, self.generator,
+                self.dcgan, self.best_generator, self.last_generator, self.quality, self.record]

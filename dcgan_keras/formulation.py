@@ -15,6 +15,11 @@ the device and the kernel size, so it is looked up in a table of measurements
     auto      the measured fastest for this backend, device and kernel;
               "paper" where nothing was measured
 
+Every formulation computes every kernel size the builders take (3 and up): the
+rewritten layers use a 3x3 window up to kernel 6 and a 5x5 one for 7 to 10, so
+the larger kernels cost them more. "auto" picks a rewrite only for a measured
+kernel (4 or 5), and the literal layers for any other.
+
 ``DCGAN.from_shape`` and ``train`` use "auto"; ``--formulation`` forces one.
 The generators ``train`` saves hold the paper's plain layers (``as_paper_layers``),
 so a file written on a GPU loads anywhere, with or without this package. Weights
@@ -64,7 +69,8 @@ MEASURED = {
 
 
 def resolve(name="auto", kernel_size=5):
-    """The formulation to use for ``name``: itself, or for "auto" the measured choice (``MEASURED``).
+    """The formulation to use for ``name``: itself, or for "auto" the measured choice (``MEASURED``),
+    which is "paper" for a kernel size, backend or device not measured.
 
     Like ``precision.resolve``, it returns a name; ``FORMULATIONS[name]`` gives its layers.
     """

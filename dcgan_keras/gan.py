@@ -10,6 +10,8 @@ PyTorch DCGAN example):
 3. update G through the freshly updated D, with the non-saturating loss.
 """
 
+import inspect
+
 import keras
 import numpy as np
 from keras import ops
@@ -24,9 +26,9 @@ PAPER_LEARNING_RATE = 2e-4
 PAPER_BETA_1 = 0.5
 
 
-def paper_optimizer():
+def paper_optimizer(name="adam"):
     """Adam(2e-4, beta_1=0.5): the paper found beta_1=0.9 oscillates."""
-    return keras.optimizers.Adam(learning_rate=PAPER_LEARNING_RATE, beta_1=PAPER_BETA_1)
+    return keras.optimizers.Adam(learning_rate=PAPER_LEARNING_RATE, beta_1=PAPER_BETA_1, name=name)
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -61,15 +63,31 @@ class DCGAN(keras.Model):
     ...             build_discriminator(image_shape=(28, 28, 1)))
     >>> gan.compile()                      # the paper's Adam for both players
     >>> gan.fit(images, epochs=5)          # images in [-1, 1], no labels
-    >>> samples = gan.generate(16, seed=0)
+    >>> samples = gan.predict(z)           # or gan.generate(16, seed=0)
 
     ``fit()`` reports d_loss, g_loss, D_x (the mean of D(x) on real images) and
-    D_G_z (the mean of D(G(z)) on fakes, before D's update).
+    D_G_z (the mean of D(G(z)) on fakes, before D's update). The discriminator
+    must return logits (no sigmoid): the losses apply the sigmoid themselves.
+
+    Override points, each a plain method that a subclass replaces (they run
+    inside the compiled step, so write them with ``keras.ops``):
+
+    - ``discriminator_loss(real_logits, fake_logits)`` and
+      ``generator_loss(fake_logits)``: the game (hinge, least squares, ...);
+    - ``sample_latent(batch_size)``: the noise G draws from;
+    - ``unpack_batch(data)``: one batch from ``fit()`` -> (images, condition);
+    - ``generator_inputs(z, condition)`` and ``discriminator_inputs(images,
+      condition)``: what each network is fed, for a conditional GAN.
+
+    ``docs/library.md`` has a hinge-loss subclass and a conditional DCGAN.
     """
 
     def __init__(self, generator, discriminator, seed=None, **kwargs):
         super().__init__(**kwargs)
-        _check_pair(generator, discriminator)
+        _check_order(generator, discriminator)
+        _check_logits(discriminator)
+        if type(self).discriminator_inputs is DCGAN.discriminator_inputs:  # a conditional D sees more than G makes
+            _check_pair(generator, discriminator)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(generator.input_shape[-1])
@@ -86,18 +104,23 @@ class DCGAN(keras.Model):
         self.built = True
 
     @classmethod
-    def from_shape(cls, image_shape, latent_dim=100, width=128, kernel_size=5, seed=None, formulation="auto"):
+    def from_shape(cls, image_shape, latent_dim=100, width=128, kernel_size=5, seed=None, formulation="auto",
+                   stages=None):
         """Build the matching generator and discriminator for one image shape.
 
         ``formulation`` picks how the paper's strided layers are computed, never
         what they compute: "auto" (the measured choice for this backend, device
         and kernel), "paper", "subpixel" or "fast" (``dcgan_keras.formulation``).
         The weights, and so the initial model for a seed, are the same in all.
+        ``stages`` is how many times G doubles the grid and D halves it (None:
+        the paper's, from the image size), so D's last grid is G's first.
         """
         upsampling, downsampling = FORMULATIONS[resolve(formulation, kernel_size)]
-        generator = build_generator(image_shape, latent_dim, width, kernel_size, seed, upsampling=upsampling)
+        generator = build_generator(image_shape, latent_dim, width, kernel_size, seed, upsampling=upsampling,
+                                    stages=stages)
         discriminator = build_discriminator(
-            image_shape, width, kernel_size, None if seed is None else seed + 1, downsampling=downsampling
+            image_shape, width, kernel_size, None if seed is None else seed + 1, downsampling=downsampling,
+            stages=stages,
         )
         return cls(generator, discriminator, seed=seed)
 
@@ -111,28 +134,34 @@ class DCGAN(keras.Model):
             self.fake_score_tracker,
         ]
 
-    def call(self, images, training=False):
-        """D's logits for a batch of images (``fit()`` builds the model on one)."""
-        return self.discriminator(images, training=training)
+    def call(self, z, training=False):
+        """G(z): ``gan(z)`` and ``gan.predict(z)`` return samples in [-1, 1]."""
+        return self.generator(z, training=training)
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Set one optimizer per player; both default to the paper's Adam.
+
+        ``run_eagerly``, ``jit_compile`` and ``steps_per_execution`` work as in
+        any Keras model. There is no ``loss`` or ``metrics`` to give: the losses
+        are the methods ``discriminator_loss`` and ``generator_loss`` (override
+        them), and ``fit()`` always reports d_loss, g_loss, D_x and D_G_z.
 
         Under the ``mixed_float16`` policy both are wrapped in a
         ``LossScaleOptimizer``: Keras only wraps ``model.optimizer``, which a
         GAN does not use, and float16 gradients underflow without scaling.
         """
+        _check_compile_arguments(kwargs)
         # No model-level optimizer: each player has its own (Keras would default to RMSprop).
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = self._prepare(d_optimizer or paper_optimizer())
-        self.g_optimizer = self._prepare(g_optimizer or paper_optimizer())
+        self.d_optimizer = self._prepare(d_optimizer or paper_optimizer("d_adam"))
+        self.g_optimizer = self._prepare(g_optimizer or paper_optimizer("g_adam"))
         # Built now so that checkpoints can restore their state before step 1.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
-        if keras.backend.backend() == "jax":
-            # The JAX trainer threads `model.optimizer.variables` through its
-            # jitted step and nothing else: hand it both players' state.
-            self.optimizer = _OptimizerPair(self.d_optimizer, self.g_optimizer)
+        # `model.optimizer` is both players: the JAX trainer threads its
+        # variables through the jitted step, and Keras' learning-rate callbacks
+        # (ReduceLROnPlateau, LearningRateScheduler) act on each of its `optimizers`.
+        self.optimizer = _OptimizerPair(self.d_optimizer, self.g_optimizer)
 
     def _prepare(self, optimizer):
         optimizer = keras.optimizers.get(optimizer)
@@ -141,11 +170,15 @@ class DCGAN(keras.Model):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
-    def fit(self, x=None, *args, **kwargs):
-        # Checked here, before Keras starts: an error raised inside a JAX fit()
+    def fit(self, x=None, y=None, *args, **kwargs):
+        # Checked here, once, on the first batch and before Keras starts: the
+        # compiled step stays as it is, and an error raised inside a JAX fit()
         # would leave the model's variables detached from their values.
+        _refuse_validation(kwargs)
+        _check_schedules_and_callbacks(self, kwargs.get("callbacks"))
         if isinstance(x, np.ndarray):
-            _check_images(x, self.image_shape)
+            _check_images(x, self.image_shape, self._output_range())  # all of it: numpy is cheap to check
+            self._check_first_batch(x[:2] if y is None else (x[:2], np.asarray(y)[:2]))  # labels?
         else:
             if isinstance(x, TrainingBatches):
                 _check_images(x.images, self.image_shape, values=False)  # the stream checked them
@@ -153,12 +186,35 @@ class DCGAN(keras.Model):
                 kwargs.setdefault("steps_per_epoch", x.steps_per_epoch)
                 if keras.backend.backend() == "tensorflow":
                     x = x.as_tf_dataset()
-            elif hasattr(x, "element_spec"):
-                _check_dataset_spec(x.element_spec, self.image_shape)
+            else:
+                first, x = _first_batch(x)
+                self._check_first_batch(first)
             # A stream shuffles itself (make_dataset's does); without this,
             # Keras would also shuffle the order of a PyDataset's batches.
             kwargs.setdefault("shuffle", False)
-        return super().fit(x, *args, **kwargs)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        raise UsageError(_NO_HELD_OUT_LOSS)
+
+    def _check_first_batch(self, data):
+        """Shape and pixel range of one batch, read eagerly (``unpack_batch`` refuses labels)."""
+        images, _ = self.unpack_batch(data)
+        images = np.asarray(keras.ops.convert_to_numpy(images))
+        _check_images(images, self.image_shape, self._output_range())
+
+    def _output_range(self):
+        return _output_range(self.generator)
+
+    # --- override points: each runs inside the compiled step -------------------------------
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        """D's loss from its logits on a real and a fake batch (the paper's: ``discriminator_loss``)."""
+        return discriminator_loss(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits):
+        """G's loss from D's logits on its fakes (the paper's, non-saturating: ``generator_loss``)."""
+        return generator_loss(fake_logits)
 
     def sample_latent(self, batch_size):
         """z ~ N(0, I) for one step, from the model's own seed generator.
@@ -167,13 +223,25 @@ class DCGAN(keras.Model):
         """
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
+    def unpack_batch(self, data):
+        """One batch from ``fit()`` -> (real images, condition); unconditional: (images, None)."""
+        return _images_only(data), None
+
+    def generator_inputs(self, z, condition):
+        """What G is fed: z (a conditional GAN joins the condition)."""
+        return z
+
+    def discriminator_inputs(self, images, condition):
+        """What D is fed for a batch of real or fake images: the images themselves."""
+        return images
+
     def train_step(self, *args):
         # Keras' JAX trainer is functional: it passes the model's state in and
         # expects the new state back, so its step has its own signature.
         if keras.backend.backend() == "jax":
             return self._jax_train_step(*args)
         (data,) = args
-        real_images = self._real_batch(data)
+        real_images, condition = self._real_batch(data)
         z = self.sample_latent(ops.shape(real_images)[0])
         steps = {"tensorflow": self._tensorflow_step, "torch": self._torch_step}
         if keras.backend.backend() not in steps:
@@ -181,51 +249,52 @@ class DCGAN(keras.Model):
                 f"DCGAN trains on the tensorflow, jax and torch backends, not "
                 f"{keras.backend.backend()!r}. Set KERAS_BACKEND before importing keras."
             )
-        return self._update_metrics(*steps[keras.backend.backend()](real_images, z))
+        return self._update_metrics(*steps[keras.backend.backend()](real_images, z, condition))
 
     def _real_batch(self, data):
-        real_images = _images_only(data)
+        """(real images, condition); the shape check costs nothing per step: it runs while tracing."""
+        real_images, condition = self.unpack_batch(data)
         _check_batch_shape(real_images, self.image_shape)
-        return real_images
+        return real_images, condition
 
-    def _tensorflow_step(self, real_images, z):
+    def _tensorflow_step(self, real_images, z, condition):
         """TensorFlow's step: gradients with tapes (JAX and PyTorch each have their own step below)."""
         import tensorflow as tf
 
         generator, discriminator = self.generator, self.discriminator
+        d_inputs = self.discriminator_inputs
         with tf.GradientTape() as g_tape:
-            fake_images = generator(z, training=True)
+            fake_images = generator(self.generator_inputs(z, condition), training=True)
             with g_tape.stop_recording():
                 with tf.GradientTape() as d_tape:
-                    real_logits = discriminator(real_images, training=True)
-                    fake_logits = discriminator(
-                        ops.stop_gradient(fake_images), training=True
-                    )
-                    d_loss = discriminator_loss(real_logits, fake_logits)
+                    real_logits = discriminator(d_inputs(real_images, condition), training=True)
+                    fake_logits = discriminator(d_inputs(ops.stop_gradient(fake_images), condition), training=True)
+                    d_loss = self.discriminator_loss(real_logits, fake_logits)
                     scaled = self.d_optimizer.scale_loss(_per_replica(d_loss))
                 d_weights = discriminator.trainable_variables
                 self.d_optimizer.apply(d_tape.gradient(scaled, d_weights), d_weights)
             # G's gradient flows through the discriminator D has just become.
-            g_loss = generator_loss(discriminator(fake_images, training=True))
+            g_loss = self.generator_loss(discriminator(d_inputs(fake_images, condition), training=True))
             scaled = self.g_optimizer.scale_loss(_per_replica(g_loss))
         g_weights = generator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(scaled, g_weights), g_weights)
         return d_loss, g_loss, real_logits, fake_logits
 
-    def _torch_step(self, real_images, z):
+    def _torch_step(self, real_images, z, condition):
         """The same step in eager PyTorch: autograd instead of tapes."""
         import torch
 
         generator, discriminator = self.generator, self.discriminator
-        fake_images = generator(z, training=True)
-        real_logits = discriminator(real_images, training=True)
-        fake_logits = discriminator(fake_images.detach(), training=True)
-        d_loss = discriminator_loss(real_logits, fake_logits)
+        d_inputs = self.discriminator_inputs
+        fake_images = generator(self.generator_inputs(z, condition), training=True)
+        real_logits = discriminator(d_inputs(real_images, condition), training=True)
+        fake_logits = discriminator(d_inputs(fake_images.detach(), condition), training=True)
+        d_loss = self.discriminator_loss(real_logits, fake_logits)
         d_weights = discriminator.trainable_variables
         d_grads = torch.autograd.grad(self.d_optimizer.scale_loss(d_loss), [w.value for w in d_weights])
         self.d_optimizer.apply(d_grads, d_weights)
         # G's gradient flows through the discriminator D has just become.
-        g_loss = generator_loss(discriminator(fake_images, training=True))
+        g_loss = self.generator_loss(discriminator(d_inputs(fake_images, condition), training=True))
         g_weights = generator.trainable_variables
         g_grads = torch.autograd.grad(self.g_optimizer.scale_loss(g_loss), [w.value for w in g_weights])
         self.g_optimizer.apply(g_grads, g_weights)
@@ -243,8 +312,8 @@ class DCGAN(keras.Model):
         import jax
 
         trainable, non_trainable, optimizer_values, metric_values = state
-        real_images = self._real_batch(data)
-        generator, discriminator = self.generator, self.discriminator
+        real_images, condition = self._real_batch(data)
+        generator, discriminator, d_inputs = self.generator, self.discriminator, self.discriminator_inputs
         g_train = _values_of(generator.trainable_variables, self.trainable_variables, trainable)
         d_train = _values_of(discriminator.trainable_variables, self.trainable_variables, trainable)
         g_state = _values_of(generator.non_trainable_variables, self.non_trainable_variables, non_trainable)
@@ -259,16 +328,18 @@ class DCGAN(keras.Model):
         seed_update = ([self.seed_generator.state], [seed_state]) if seed_state is not None else ([], [])
 
         def generate(g_train):
-            return generator.stateless_call(g_train, g_state, z, training=True)
+            return generator.stateless_call(g_train, g_state, self.generator_inputs(z, condition), training=True)
 
         fake_images, g_backward, g_state_new = jax.vjp(generate, g_train, has_aux=True)
 
         def d_objective(d_train):
-            real_logits, state = discriminator.stateless_call(d_train, d_state, real_images, training=True)
-            fake_logits, state = discriminator.stateless_call(
-                d_train, state, jax.lax.stop_gradient(fake_images), training=True
+            real_logits, state = discriminator.stateless_call(
+                d_train, d_state, d_inputs(real_images, condition), training=True
             )
-            d_loss = discriminator_loss(real_logits, fake_logits)
+            fake_logits, state = discriminator.stateless_call(
+                d_train, state, d_inputs(jax.lax.stop_gradient(fake_images), condition), training=True
+            )
+            d_loss = self.discriminator_loss(real_logits, fake_logits)
             return _scale(self.d_optimizer, d_opt, d_loss), (d_loss, real_logits, fake_logits, state)
 
         (_, (d_loss, real_logits, fake_logits, d_state_new)), d_grads = jax.value_and_grad(
@@ -278,8 +349,10 @@ class DCGAN(keras.Model):
 
         def g_objective(fake_images):
             # G's gradient flows through the discriminator D has just become.
-            fake_logits, state = discriminator.stateless_call(d_train_new, d_state_new, fake_images, training=True)
-            g_loss = generator_loss(fake_logits)
+            fake_logits, state = discriminator.stateless_call(
+                d_train_new, d_state_new, d_inputs(fake_images, condition), training=True
+            )
+            g_loss = self.generator_loss(fake_logits)
             return _scale(self.g_optimizer, g_opt, g_loss), (g_loss, state)
 
         (_, (g_loss, d_state_new)), image_grads = jax.value_and_grad(g_objective, has_aux=True)(fake_images)
@@ -314,7 +387,7 @@ class DCGAN(keras.Model):
             logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
         return logs
 
-    def generate(self, num_images, seed=None, z=None, batch_size=256):
+    def generate(self, num_images=None, seed=None, z=None, batch_size=256):
         """Sample images in [-1, 1] as numpy, with BatchNorm in inference mode.
 
         Pass ``seed`` for a reproducible batch, or your own ``z``.
@@ -352,12 +425,20 @@ class DCGAN(keras.Model):
 
 
 class _OptimizerPair:
-    """Both optimizers seen as one, for Keras' JAX trainer (variables: D's, then G's)."""
+    """Both optimizers seen as one ``model.optimizer`` (variables: D's, then G's).
+
+    Keras' learning-rate callbacks change each of ``optimizers`` on its own, so
+    a two-timescale pair keeps its ratio under a scheduler that scales rates.
+    """
 
     built = True
 
     def __init__(self, d_optimizer, g_optimizer):
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    @property
+    def optimizers(self):
+        return [self.d_optimizer, self.g_optimizer]
 
     @property
     def variables(self):
@@ -402,6 +483,107 @@ def _scale(optimizer, optimizer_values, loss):
         return optimizer.scale_loss(loss)
 
 
+_NO_HELD_OUT_LOSS = (
+    "A GAN has no held-out loss to evaluate: score its samples instead, with a QualityCheckpoint "
+    "callback during fit() or dcgan_keras.evaluate (FID, KID, class coverage; see docs/evaluation.md)."
+)
+_LOSS_HINT = "the losses are methods: subclass DCGAN and override discriminator_loss and generator_loss."
+_COMPILE_HINTS = {
+    "optimizer": "there is one optimizer per player: compile(d_optimizer=..., g_optimizer=...).",
+    "loss": _LOSS_HINT, "loss_fn": _LOSS_HINT, "loss_weights": _LOSS_HINT,
+    "metrics": "fit() reports d_loss, g_loss, D_x and D_G_z; score samples with a QualityCheckpoint callback.",
+}
+_COMPILE_HINTS["weighted_metrics"] = _COMPILE_HINTS["metrics"]
+_COMPILE_KEEPS = ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")
+_SETS_LEARNING_RATE = ("ReduceLROnPlateau", "LearningRateScheduler")
+
+
+def _check_compile_arguments(kwargs):
+    for name in kwargs:
+        if name in _COMPILE_HINTS:
+            raise UsageError(f"DCGAN.compile() does not use {name}=: {_COMPILE_HINTS[name]}")
+        if name not in _COMPILE_KEEPS:
+            raise UsageError(f"DCGAN.compile() got an unknown argument {name}=; it takes d_optimizer, "
+                             f"g_optimizer, {', '.join(_COMPILE_KEEPS)}.")
+
+
+def _refuse_validation(kwargs):
+    if kwargs.get("validation_data") is not None or kwargs.get("validation_split"):
+        raise UsageError(_NO_HELD_OUT_LOSS)
+
+
+def _check_schedules_and_callbacks(model, callbacks):
+    """A learning-rate callback cannot set a rate that is a schedule: say so before training starts."""
+    setters = [type(c).__name__ for c in callbacks or () if type(c).__name__ in _SETS_LEARNING_RATE]
+    for player in ("d_optimizer", "g_optimizer") if setters else ():
+        optimizer = getattr(model, player, None)
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
+        if isinstance(getattr(optimizer, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule):
+            raise UsageError(f"{setters[0]} sets the learning rate every epoch, but {player} was given a "
+                             "LearningRateSchedule, which cannot be set: use the schedule or the callback, not both.")
+
+
+def _first_batch(x):
+    """(one batch, the input to train on) for any input ``fit()`` takes, without losing that batch.
+
+    A tf.data pipeline, a PyDataset or a DataLoader is read one batch ahead
+    by a fresh iterator (``fit()`` starts its own); a one-pass iterator gets its
+    first batch put back in front.
+    """
+    try:
+        if hasattr(x, "element_spec"):
+            return next(iter(x.take(1))), x
+        if isinstance(x, keras.utils.PyDataset):
+            return x[0], x
+        if inspect.isgenerator(x) or (hasattr(x, "__next__") and iter(x) is x):
+            first = next(x)
+
+            def resumed():
+                yield first
+                yield from x
+
+            return first, resumed()
+        if hasattr(x, "__iter__"):
+            return next(iter(x)), x
+    except StopIteration:
+        raise UsageError("fit() got an empty dataset: it yielded no batch.") from None
+    raise UsageError(f"fit() takes images as a numpy array, a tf.data.Dataset, a PyDataset or a generator, "
+                     f"not {type(x).__name__}.")
+
+
+def _final_activation(model):
+    """The name of the activation ``model`` applies last ('sigmoid', 'tanh', 'linear', ...), or None."""
+    layer = model
+    while isinstance(layer, keras.Model):  # down to the layer that makes the output
+        try:
+            layer = layer.outputs[0]._keras_history[0]
+        except (AttributeError, IndexError, TypeError, ValueError):
+            layer = layer.layers[-1] if layer.layers else None
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None) if activation is not None else None
+
+
+def _output_range(generator):
+    """The pixel range G draws, read from its last activation; None when it does not bound it."""
+    return {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(_final_activation(generator))
+
+
+def _check_logits(discriminator):
+    activation = _final_activation(discriminator)
+    if activation in ("sigmoid", "softmax", "log_softmax"):
+        raise UsageError(f"The discriminator ends in a {activation}, but DCGAN's losses take logits and apply the "
+                         "sigmoid themselves: end it in Dense(1) with no activation.")
+
+
+def _check_order(generator, discriminator):
+    g_input, d_input = generator.input_shape, discriminator.input_shape
+    if isinstance(g_input, tuple) and isinstance(d_input, tuple) and len(g_input) == 4 and len(d_input) == 2:
+        raise UsageError("DCGAN takes (generator, discriminator), in that order, but these look swapped: "
+                         "the first takes images and the second takes vectors.")
+
+
 def _labels_given():
     return UsageError(
         "DCGAN.fit() takes images only, but got (images, labels). Map the "
@@ -438,14 +620,8 @@ def _check_batch_shape(images, image_shape):
         )
 
 
-def _check_dataset_spec(spec, image_shape):
-    """Reject a tf.data pipeline of (images, labels) or of wrongly shaped images."""
-    if isinstance(spec, (tuple, list, dict)):
-        raise _labels_given()
-    _check_batch_shape(spec, image_shape)
-
-
-def _check_images(images, image_shape, values=True):
+def _check_images(images, image_shape, output_range=(-1.0, 1.0), values=True):
+    """Shape, then pixels: floats in the range G draws (tanh: [-1, 1], and not all in [0, 1])."""
     if images.ndim == 3 and image_shape[-1] == 1:
         hint = " Add the channel axis: images[..., None]."
     else:
@@ -455,5 +631,19 @@ def _check_images(images, image_shape, values=True):
             f"Expected images of shape (N, {', '.join(map(str, image_shape))}), "
             f"got {images.shape}.{hint}"
         )
-    if values:
+    if not values:
+        return
+    if output_range == (-1.0, 1.0):
         check_unit_range(images)
+        # Spanning most of [0, 1] without a single negative pixel: keras.io's scaling, not the tanh range.
+        if float(np.min(images)) >= 0.0 and float(np.max(images)) - float(np.min(images)) > 0.5:
+            raise UsageError("Every pixel is in [0, 1], but the generator's tanh draws [-1, 1]: these look like "
+                             "images scaled to [0, 1]. Rescale them with images * 2 - 1.")
+        return
+    if not np.issubdtype(images.dtype, np.floating):
+        raise UsageError(f"Expected float images, got dtype {images.dtype}. Scale them to the generator's range.")
+    if not np.isfinite(images).all():
+        raise UsageError("The images hold NaN or infinite pixels. Find them with np.isfinite(images).")
+    if output_range is not None and (float(np.min(images)) < -0.001 or float(np.max(images)) > 1.001):
+        raise UsageError(f"Expected pixels in [0, 1] (the range of the generator's sigmoid), got "
+                         f"[{float(np.min(images)):.3g}, {float(np.max(images)):.3g}]. Scale the images to it.")

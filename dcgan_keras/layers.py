@@ -11,6 +11,8 @@ followed by depth-to-space, which interleaves them into the 2x larger image
 (Shi et al., 2016). The weights are still the (k, k, out, in) kernel of
 ``Conv2DTranspose``; only the arithmetic is rearranged. XLA lowers strided
 transposed convolutions poorly on GPUs, and the rearranged form avoids them.
+Kernels 2 to 6 fit a 3x3 window; larger ones need a wider window (5x5 for 7
+to 10), which the layers use, so every kernel size from 2 up is computed.
 Notebook 02 derives the rearrangement (``conv_arithmetic.subpixel_kernel``);
 tests/test_layers.py checks this layer against ``Conv2DTranspose``.
 """
@@ -73,19 +75,25 @@ def subpixel_kernel(kernel, stride, padding="same"):
     return sub.reshape(size, size, in_channels, stride * stride * out_channels), (-low, high)
 
 
+def _window_radius(before, after):
+    """Half the side of the odd, centred window that holds offsets -before..after (at least 3x3)."""
+    return max(before, after, 1)
+
+
 def phase_tap_index(kernel_size, stride=2):
     """Which tap of a k x k kernel each sub-pixel weight copies (0: none, else 1 + flat tap).
 
+    Returns a ``(w, w, stride**2)`` window, centred on the output's own input
+    pixel: w = 3 for kernels 2 to 6 at stride 2, 5 for kernels 7 to 10, and so on.
     Obtained by pushing a kernel of tap numbers through the numpy
     rearrangement, so the layer and the notebook share one derivation.
     """
     numbered = np.arange(1.0, kernel_size * kernel_size + 1).reshape(kernel_size, kernel_size, 1, 1)
     index, (before, after) = subpixel_kernel(numbered, stride)
-    if before > 1 or after > 1:
-        raise ValueError(f"kernel_size {kernel_size} needs more than a 3x3 window; use 2 to 6.")
-    # The minimal window spans input offsets -before..after; place it in -1..1.
-    window = np.zeros((3, 3, stride * stride), dtype="int32")
-    window[1 - before : 2 + after, 1 - before : 2 + after] = index[:, :, 0, :]
+    # The minimal window spans input offsets -before..after; place it in -radius..radius.
+    radius = _window_radius(before, after)
+    window = np.zeros((2 * radius + 1, 2 * radius + 1, stride * stride), dtype="int32")
+    window[radius - before : radius + 1 + after, radius - before : radius + 1 + after] = index[:, :, 0, :]
     return window
 
 
@@ -94,7 +102,8 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
     """``Conv2DTranspose(strides=2, padding="same")`` as a 3x3 convolution + depth-to-space.
 
     Same weights, same config, same outputs (to float rounding) as the parent
-    class, so a checkpoint of either loads into the other.
+    class, so a checkpoint of either loads into the other. Any square kernel
+    from 2 up: 2 to 6 give a 3x3 convolution, 7 to 10 a 5x5 one (``phase_tap_index``).
     """
 
     def __init__(self, *args, **kwargs):
@@ -111,12 +120,13 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
         self._tap_index = phase_tap_index(self.kernel_size[0])
 
     def _phase_kernel(self):
-        """(k, k, out, in) -> (3, 3, in, 4 * out): one 3x3 kernel per output phase."""
+        """(k, k, out, in) -> (w, w, in, 4 * out): one w x w kernel per output phase (w = 3 up to kernel 6)."""
+        window = self._tap_index.shape[0]
         taps = ops.reshape(self.kernel, (-1, self.filters, ops.shape(self.kernel)[-1]))
         taps = ops.concatenate([ops.zeros_like(taps[:1]), taps])  # row 0: "no tap"
-        kernel = ops.take(taps, self._tap_index, axis=0)  # (3, 3, 4, out, in)
-        kernel = ops.transpose(kernel, (0, 1, 4, 2, 3))  # (3, 3, in, phase, out)
-        return ops.reshape(kernel, (3, 3, -1, 4 * self.filters))
+        kernel = ops.take(taps, self._tap_index, axis=0)  # (w, w, 4, out, in)
+        kernel = ops.transpose(kernel, (0, 1, 4, 2, 3))  # (w, w, in, phase, out)
+        return ops.reshape(kernel, (window, window, -1, 4 * self.filters))
 
     def call(self, inputs):
         phases = ops.conv(inputs, ops.cast(self._phase_kernel(), inputs.dtype), strides=1, padding="same")
@@ -128,23 +138,27 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
 
 def space_to_depth_tap_index(kernel_size):
     """For a stride-2 "same" convolution read through space-to-depth: which tap
-    (0: none, else 1 + flat tap) each 3x3 window offset and input phase uses.
+    (0: none, else 1 + flat tap) each window offset and input phase uses.
 
     Output o reads input 2o + t - before, with before = (k - 2) // 2 for an
     even input; writing the input index as 2(o + m) + r gives t = 2m + r + before.
+    Returns a ``(w, w, 4)`` window of block offsets m: w = 3 for kernels 2 to 6, 5 for 7 to 10.
     """
     before = max(kernel_size - 2, 0) // 2
-    index = np.zeros((3, 3, 2, 2), dtype="int32")
-    for row_offset in (-1, 0, 1):
-        for col_offset in (-1, 0, 1):
+    # t = 2m + r + before must lie in 0..k-1 for r = 1 (lowest m) or r = 0 (highest m).
+    radius = _window_radius((before + 1) // 2, (kernel_size - 1 - before) // 2)
+    offsets = range(-radius, radius + 1)
+    index = np.zeros((len(offsets), len(offsets), 2, 2), dtype="int32")
+    for row_offset in offsets:
+        for col_offset in offsets:
             for row_phase in (0, 1):
                 for col_phase in (0, 1):
                     row_tap = 2 * row_offset + row_phase + before
                     col_tap = 2 * col_offset + col_phase + before
                     if 0 <= row_tap < kernel_size and 0 <= col_tap < kernel_size:
                         flat = row_tap * kernel_size + col_tap + 1
-                        index[row_offset + 1, col_offset + 1, row_phase, col_phase] = flat
-    return index.reshape(3, 3, 4)
+                        index[row_offset + radius, col_offset + radius, row_phase, col_phase] = flat
+    return index.reshape(len(offsets), len(offsets), 4)
 
 
 @keras.saving.register_keras_serializable(package="dcgan_keras")
@@ -155,7 +169,8 @@ class SpaceToDepthConv2D(layers.Conv2D):
     pixels into channels turns the strided convolution into a plain one, and
     its gradient with respect to the input (what the generator's update
     backpropagates through) into a plain one too. Even input sizes only, as
-    every DCGAN discriminator stage has.
+    every DCGAN discriminator stage has. Any square kernel from 2 up: 2 to 6
+    give a 3x3 convolution, 7 to 10 a 5x5 one (``space_to_depth_tap_index``).
     """
 
     def __init__(self, *args, **kwargs):
@@ -167,16 +182,17 @@ class SpaceToDepthConv2D(layers.Conv2D):
                 f"got kernel {self.kernel_size}, strides {self.strides}, padding {self.padding!r}. "
                 "Use keras.layers.Conv2D otherwise."
             )
-        if not 2 <= self.kernel_size[0] <= 6 or self.data_format != "channels_last" or self.groups != 1:
-            raise ValueError("SpaceToDepthConv2D needs kernel_size 2 to 6, channels_last and groups=1.")
+        if self.kernel_size[0] < 2 or self.data_format != "channels_last" or self.groups != 1:
+            raise ValueError("SpaceToDepthConv2D needs kernel_size >= 2, channels_last and groups=1.")
         self._tap_index = space_to_depth_tap_index(self.kernel_size[0])
 
     def _block_kernel(self):
-        """(k, k, in, out) -> (3, 3, 4 * in, out), channels ordered (row phase, column phase, in)."""
+        """(k, k, in, out) -> (w, w, 4 * in, out), channels ordered (row phase, column phase, in)."""
+        window = self._tap_index.shape[0]
         taps = ops.reshape(self.kernel, (-1, ops.shape(self.kernel)[2], self.filters))
         taps = ops.concatenate([ops.zeros_like(taps[:1]), taps])  # row 0: "no tap"
-        kernel = ops.take(taps, self._tap_index, axis=0)  # (3, 3, 4, in, out)
-        return ops.reshape(kernel, (3, 3, -1, self.filters))
+        kernel = ops.take(taps, self._tap_index, axis=0)  # (w, w, 4, in, out)
+        return ops.reshape(kernel, (window, window, -1, self.filters))
 
     def call(self, inputs):
         batch, height, width, channels = (ops.shape(inputs)[i] for i in range(4))

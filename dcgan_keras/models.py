@@ -16,6 +16,8 @@ Both follow the paper's architecture rules:
   N(1, 0.02) and beta = 0.
 """
 
+import numbers
+
 import keras
 import numpy as np
 from keras import layers
@@ -30,6 +32,8 @@ LEAKY_SLOPE = 0.2
 # closely than Keras' momentum of 0.99 (slow to follow a moving generator).
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
+# Each layer's initializer draws from seed * 1000 + its index; JAX takes 32-bit seeds.
+LARGEST_SEED = (2**32 - 1) // 1000 - 1
 
 
 def kernel_initializer(seed=None):
@@ -74,32 +78,106 @@ def num_stages(image_size):
     )
 
 
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_integer(name, value, minimum, hint):
+    """``value`` as an int, or one line saying what is wrong and what would do."""
+    if not _is_integer(value) or value < minimum:
+        raise UsageError(f"{name} must be an integer >= {minimum} ({hint}), got {value!r}.")
+    return int(value)
+
+
+def _check_choice(name, value, choices):
+    # ``value in choices`` would let 1 pass for True and fail on arrays; compare type and value.
+    if not any(type(value) is type(choice) and value == choice for choice in choices):
+        raise UsageError(f"{name} must be {_or(choices)}, got {value!r}.")
+    return value
+
+
+def _or(choices):
+    names = [repr(choice) for choice in choices]
+    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+
+
+def _check_flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise UsageError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def _check_seed(seed):
+    if seed is None:
+        return None
+    if not _is_integer(seed) or not 0 <= seed <= LARGEST_SEED:
+        raise UsageError(
+            f"seed must be None or an integer from 0 to {LARGEST_SEED} (each layer draws from seed * 1000 + "
+            f"its index, and JAX takes 32-bit seeds), got {seed!r}."
+        )
+    return int(seed)
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"name must be a non-empty string (the model's name), got {name!r}.")
+    return name
+
+
 def _check_shape(image_shape):
+    """``image_shape`` as a tuple of ints, after checking it is a square image DCGAN can make."""
+    try:
+        image_shape = tuple(image_shape)
+    except TypeError:
+        image_shape = (image_shape,)
     if len(image_shape) != 3:
         raise UsageError(
             f"image_shape must be (height, width, channels), got {image_shape}."
         )
-    height, width, channels = image_shape
+    if not all(_is_integer(dimension) for dimension in image_shape):
+        raise UsageError(f"image_shape must hold integers (height, width, channels), got {image_shape}.")
+    height, width, channels = (int(dimension) for dimension in image_shape)
     if height != width:
         raise UsageError(
             f"DCGAN images are square, got {height}x{width}. Center-crop them "
             f"first (dcgan_keras.data does this for you)."
         )
-    if channels not in (1, 3):
+    if channels < 1:
         raise UsageError(
-            f"image_shape needs 1 (grayscale) or 3 (RGB) channels, got {channels}."
+            f"image_shape needs at least 1 channel (1 for grayscale, 3 for RGB), got {channels}."
         )
-    if not isinstance(height, int):
-        raise UsageError(f"image sizes must be integers, got {height!r}.")
-    return num_stages(height)
+    num_stages(height)  # one line naming the sizes that work
+    return height, width, channels
 
 
 def _check_kernel(kernel_size):
-    if kernel_size not in (4, 5):
+    return _check_integer(
+        "kernel_size", kernel_size, 3,
+        "5 in the paper, 4 in the PyTorch examples; 2 would not overlap at stride 2",
+    )
+
+
+def most_stages(image_size):
+    """The most stride-2 stages an ``image_size`` square allows: halvings that stay whole and at least 2x2."""
+    return max(n for n in range(1, image_size.bit_length()) if image_size % 2**n == 0 and image_size // 2**n >= 2)
+
+
+def _check_stages(stages, size, network):
+    """``stages`` as an int from 1 to ``most_stages(size)``; None gives the paper's (``num_stages``)."""
+    if stages is None:
+        return num_stages(size)[1]
+    most = most_stages(size)
+    if not _is_integer(stages) or not 1 <= stages <= most:
+        grids = [str(size // 2**n) for n in range(most + 1)]
+        if network == "generator":
+            why = (f"each stage doubles the grid, which must start whole and at least 2x2: {' -> '.join(grids[::-1])}; "
+                   f"for no stage at all, see chapters.generator_anatomy.build_one_step_generator")
+        else:
+            why = f"each stage halves the grid, which must stay whole and at least 2x2: {' -> '.join(grids)}"
         raise UsageError(
-            f"kernel_size must be 5 (the paper) or 4 (the PyTorch examples), "
-            f"got {kernel_size}."
+            f"stages must be an integer from 1 to {most} for {size}x{size} images ({why}), got {stages!r}."
         )
+    return int(stages)
 
 
 def _batch_norm(name, seed):
@@ -126,12 +204,14 @@ def build_generator(image_shape=(64, 64, 3), latent_dim=100, width=128, kernel_s
 
     Args:
         image_shape: ``(size, size, channels)`` with size 4*2**k or 7*2**k
-            (28 gives MNIST's 7 -> 14 -> 28) and 1 or 3 channels.
-        latent_dim: length of z.
-        width: channels of the last hidden stage; each stage nearer z doubles
-            it (the paper's 128 gives 1024 at 4x4 for 64x64 images).
-        kernel_size: 5 as in the paper, or 4 as in the PyTorch examples.
-        seed: makes the initial weights reproducible.
+            (28 gives MNIST's 7 -> 14 -> 28) and any number of channels
+            from 1 (1 for grayscale, 3 for RGB).
+        latent_dim: length of z, an integer >= 1.
+        width: channels of the last hidden stage, an integer >= 1; each stage
+            nearer z doubles it (the paper's 128 gives 1024 at 4x4 for 64x64 images).
+        kernel_size: any integer >= 3: 5 as in the paper, 4 as in the PyTorch
+            examples. "same" padding keeps every stage's size exact for each.
+        seed: makes the initial weights reproducible: None or 0 to ``LARGEST_SEED``.
 
     The keyword-only options exist for the experiments that test the paper's
     choices; their defaults are the paper's:
@@ -151,22 +231,30 @@ def build_generator(image_shape=(64, 64, 3), latent_dim=100, width=128, kernel_s
             nearest-neighbour upsampling followed by a stride-1 convolution.
             "subpixel" keeps the paper's model exactly (same weights, same
             outputs) but computes each transposed convolution as a 3x3
-            convolution plus depth-to-space, which XLA runs much faster on GPUs.
+            convolution (5x5 for kernels 7 to 10) plus depth-to-space, which
+            XLA runs much faster on GPUs.
         output_activation: "sigmoid" makes images in (0, 1) instead; train
             it on data scaled to [0, 1].
         stages: how many times the generator doubles the resolution; the
             default (None) starts from the paper's grid (7x7 for 28, 4x4 for
             64). Fewer stages start from a larger grid (1 gives 14 -> 28), more
-            from a smaller one, down to 2x2 (5 gives 2 -> 4 -> ... -> 64).
+            from a smaller one, down to 2x2 (5 gives 2 -> 4 -> ... -> 64):
+            1 to ``most_stages(size)``.
+
+    A bad value of any argument raises ``UsageError`` (a ``ValueError``) with
+    one line saying what is wrong and what would do.
     """
-    start, most_stages = _check_shape(tuple(image_shape))
-    stages = _check_stages(stages, most_stages, image_shape[0])
+    image_shape = _check_shape(image_shape)
+    latent_dim = _check_integer("latent_dim", latent_dim, 1, "the length of z; the paper's is 100")
+    width = _check_integer("width", width, 1, "channels of the last hidden stage; the paper's is 128")
+    kernel_size = _check_kernel(kernel_size)
+    seed, name = _check_seed(seed), _check_name(name)
+    stages = _check_stages(stages, image_shape[0], "generator")
     start = image_shape[0] // 2**stages
-    _check_kernel(kernel_size)
-    if output_activation not in ("tanh", "sigmoid"):
-        raise ValueError(f"output_activation must be 'tanh' or 'sigmoid', got {output_activation!r}.")
-    if upsampling not in ("transposed", "subpixel", "resize"):
-        raise ValueError(f"upsampling must be 'transposed', 'subpixel' or 'resize', got {upsampling!r}.")
+    batch_norm = _check_flag("batch_norm", batch_norm)
+    _check_choice("projection", projection, (True, False, "tile", "grid"))
+    _check_choice("upsampling", upsampling, ("transposed", "subpixel", "resize"))
+    _check_choice("output_activation", output_activation, ("tanh", "sigmoid"))
     seeds = _seed_stream(seed)
     size, channels = start, width * 2 ** (stages - 1)
 
@@ -195,20 +283,9 @@ def build_generator(image_shape=(64, 64, 3), latent_dim=100, width=128, kernel_s
     return keras.Model(z, images, name=name)
 
 
-def _check_stages(stages, default, size):
-    if stages is None:
-        return default
-    most = max(n for n in range(1, size.bit_length()) if size % 2**n == 0 and size // 2**n >= 2)
-    if not isinstance(stages, int) or isinstance(stages, bool) or not 1 <= stages <= most:
-        raise ValueError(
-            f"stages must be an integer from 1 to {most} for {size}x{size} images (the smallest starting grid "
-            f"is 2x2), got {stages!r} (for no stage at all, see chapters.generator_anatomy.build_one_step_generator)."
-        )
-    return stages
-
-
 def build_discriminator(image_shape=(64, 64, 3), width=128, kernel_size=5, seed=None, name="discriminator", *,
-                        batch_norm=True, input_batch_norm=False, activation="leaky_relu", downsampling="strided"):
+                        batch_norm=True, input_batch_norm=False, activation="leaky_relu", downsampling="strided",
+                        stages=None):
     """Map an image in [-1, 1] to one logit: positive means "looks real".
 
     With the defaults this is the paper's discriminator, the generator's
@@ -225,10 +302,11 @@ def build_discriminator(image_shape=(64, 64, 3), width=128, kernel_size=5, seed=
     ``keras.ops.sigmoid(logit)`` for D(x) as a probability.
 
     Args:
-        image_shape: ``(size, size, channels)``, as for ``build_generator``.
-        width: channels of the first stage; each later stage doubles it.
-        kernel_size: 5 as in the paper, or 4 as in the PyTorch examples.
-        seed: makes the initial weights reproducible.
+        image_shape: ``(size, size, channels)``, as for ``build_generator``:
+            any number of channels from 1.
+        width: channels of the first stage, an integer >= 1; each later stage doubles it.
+        kernel_size: any integer >= 3, as for ``build_generator``.
+        seed: makes the initial weights reproducible: None or 0 to ``LARGEST_SEED``.
 
     The keyword-only options exist for the experiments that test the paper's
     choices; their defaults are the paper's:
@@ -240,20 +318,28 @@ def build_discriminator(image_shape=(64, 64, 3), width=128, kernel_size=5, seed=
             stride-1 convolution followed by 2x2 max pooling. "space_to_depth"
             keeps the paper's model exactly (same weights, same outputs) but
             computes each strided convolution as space-to-depth plus a 3x3
-            convolution, which XLA runs faster on GPUs.
+            convolution (5x5 for kernels 7 to 10), which XLA runs faster on GPUs.
+        stages: how many stride-2 stages halve the image before the logit;
+            the default (None) is the mirror of the paper's generator (down to
+            7x7 for 28, 4x4 for 64). The logit reads a grid of size / 2**stages:
+            1 to ``most_stages(size)``, down to 2x2 (5 gives 64 -> 32 -> ... -> 2).
+
+    A bad value of any argument raises ``UsageError`` (a ``ValueError``) with
+    one line saying what is wrong and what would do.
     """
-    start, stages = _check_shape(tuple(image_shape))
-    _check_kernel(kernel_size)
-    if activation not in ("leaky_relu", "relu"):
-        raise ValueError(f"activation must be 'leaky_relu' or 'relu', got {activation!r}.")
-    if downsampling not in ("strided", "space_to_depth", "pooling"):
-        raise ValueError(
-            f"downsampling must be 'strided', 'space_to_depth' or 'pooling', got {downsampling!r}."
-        )
+    image_shape = _check_shape(image_shape)
+    width = _check_integer("width", width, 1, "channels of the first stage; the paper's is 128")
+    kernel_size = _check_kernel(kernel_size)
+    seed, name = _check_seed(seed), _check_name(name)
+    stages = _check_stages(stages, image_shape[0], "discriminator")
+    batch_norm = _check_flag("batch_norm", batch_norm)
+    input_batch_norm = _check_flag("input_batch_norm", input_batch_norm)
+    _check_choice("activation", activation, ("leaky_relu", "relu"))
+    _check_choice("downsampling", downsampling, ("strided", "space_to_depth", "pooling"))
     seeds = _seed_stream(seed)
     size, channels = image_shape[0], width
 
-    images = keras.Input(shape=tuple(image_shape), name="image")
+    images = keras.Input(shape=image_shape, name="image")
     x = images
     for stage_index in range(stages):
         size = size // 2
@@ -304,8 +390,6 @@ def _project(z, size, channels, projection, use_bias, seed):
         # The constant is drawn like every other weight, N(0, 0.02), from its own seed.
         return LearnedGrid(size, channels, kernel_initializer(None if seed is None else seed + 500),
                            name=f"grid_{_size_name(size)}")(x)
-    if projection not in (True, False):
-        raise ValueError(f"projection must be True, False, 'tile' or 'grid', got {projection!r}.")
     if projection:
         x = layers.Dense(
             size * size * channels,

@@ -7,6 +7,7 @@ opens, no GUI backend is chosen, and importing this module does not import pyplo
 """
 
 import csv
+import io
 import pathlib
 
 import numpy as np
@@ -46,15 +47,23 @@ def show_images(axis, images, columns, title=""):
     axis.axis("off")
 
 
-def save_image(picture, path, scale=1):
-    """Write a uint8 picture as PNG, enlarged ``scale`` times with crisp pixels."""
+def png_bytes(picture, scale=1):
+    """A uint8 picture as PNG bytes, enlarged ``scale`` times with crisp pixels."""
     image = Image.fromarray(picture)
     if scale != 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG")
+    return encoded.getvalue()
+
+
+def save_image(picture, path, scale=1):
+    """Write a uint8 picture as PNG, enlarged ``scale`` times with crisp pixels."""
+    encoded = png_bytes(picture, scale)
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Atomically: a run killed mid-write must not leave a truncated frame for the GIF.
-    return replace_atomically(lambda partial: image.save(partial, format="PNG"), path)
+    return replace_atomically(lambda partial: pathlib.Path(partial).write_bytes(encoded), path)
 
 
 def save_grid(images, path, columns=None, scale=2):
@@ -82,15 +91,27 @@ def save_gif(frame_paths, path, seconds_per_frame=0.4, hold_last=4, max_side=320
 
 
 def read_history_rows(path):
-    """The rows of a history CSV as dicts of floats; empty cells are left out."""
+    """The rows of a history CSV as dicts of floats; empty cells are left out.
+
+    ``epoch`` counts from 1, as ``HistoryCSV`` writes it and as the sample
+    grids are numbered. A file that counts from 0 (Keras' ``CSVLogger``, and
+    ``HistoryCSV`` before it counted from 1) is renumbered: its first row is
+    epoch 1.
+    """
     with open(path, newline="") as handle:
         # "NA": the val_* cells of files written by Keras' CSVLogger.
-        return [{key: float(value) for key, value in row.items() if value not in ("", "NA")}
+        rows = [{key: float(value) for key, value in row.items() if value not in ("", "NA")}
                 for row in csv.DictReader(handle)]
+    if any(row.get("epoch") == 0 for row in rows):  # counted from 0
+        rows = [{**row, "epoch": row["epoch"] + 1} if "epoch" in row else row for row in rows]
+    return rows
 
 
 def read_history_csv(path):
-    """A history CSV as {column: [value per epoch]}, NaN where an epoch has no value (a score)."""
+    """A history CSV as {column: [value per epoch]}, NaN where an epoch has no value (a score).
+
+    ``history["epoch"]`` holds the epochs, counted from 1 (see ``read_history_rows``).
+    """
     rows = {int(row["epoch"]): row for row in read_history_rows(path)}  # the last row of an epoch wins
     columns = sorted({key for row in rows.values() for key in row} - {"epoch"})
     epochs = sorted(rows)
@@ -103,11 +124,11 @@ def plot_history(history, path=None, title="DCGAN training"):
     """Plot d_loss/g_loss and D(x)/D(G(z)) per epoch; returns the figure.
 
     ``history`` is a ``keras.callbacks.History``, its ``.history`` dict, or the
-    dict from ``read_history_csv``.
+    dict from ``read_history_csv``. The x axis counts epochs from 1, like the
+    sample grids: the ``epoch`` column where there is one, else 1, 2, ...
     """
     history = getattr(history, "history", history)
-    epochs = history.get("epoch") or list(range(len(history["d_loss"])))
-    epochs = [epoch + 1 for epoch in epochs]
+    epochs = history.get("epoch") or list(range(1, len(history["d_loss"]) + 1))
     scored = "fid" in history and np.isfinite(history["fid"]).any()
     figure = Figure(figsize=(15 if scored else 10, 3.6))
     axes = figure.subplots(1, 3 if scored else 2)

@@ -22,7 +22,7 @@ import keras
 
 from dcgan_keras import data, devices, formulation, precision
 from dcgan_keras import evaluate as scoring
-from dcgan_keras.callbacks import HistoryCSV, QualityCheckpoint, SampleGrid
+from dcgan_keras.callbacks import HistoryCSV, QualityCheckpoint, SampleGrid, TensorBoardLogger, require_tensorboard
 from dcgan_keras.distribute import check_global_batch, data_parallel
 from dcgan_keras.errors import UsageError
 from dcgan_keras.files import RunPaths, check_writable_folder, folder_lock, write_text_atomically
@@ -62,6 +62,7 @@ class TrainConfig:
     eval_every: int = None
     eval_images: int = None
     features: str = "auto"
+    tensorboard: bool = False
 
     @classmethod
     def create(cls, **options):
@@ -84,6 +85,8 @@ class TrainConfig:
             output=pathlib.Path(config.output),
             image_dir=None if config.image_dir is None else pathlib.Path(config.image_dir))
         num_stages(config.image_size)  # reject a bad size before loading any data
+        if config.tensorboard:
+            require_tensorboard()  # before anything is written
         check_writable_folder(config.output)
         return config
 
@@ -131,6 +134,8 @@ def _train_in(config, paths):
               f"of {batches.steps_per_epoch}, exactly where its last backup left it.")
     print(f"Training on {len(images)} images, {batches.steps_per_epoch} batches "
           f"of {config.batch_size} per epoch, for {config.epochs} epochs.")
+    if config.tensorboard:
+        print(f"Logging every epoch to TensorBoard; watch it with: tensorboard --logdir {paths.tensorboard}")
     started = time.perf_counter()
     fit_resumably(gan, batches, config.epochs, paths.backup, config.backup_every,
                   _training_callbacks(config, paths, evaluator), config.verbose)
@@ -263,6 +268,8 @@ def _training_callbacks(config, paths, evaluator):
                                            seed=config.seed))
     # After QualityCheckpoint, so the CSV gets the scores it adds to the logs.
     callbacks.append(HistoryCSV(paths.history))
+    if config.tensorboard:
+        callbacks.append(TensorBoardLogger(paths.tensorboard, seed=config.seed))
     return callbacks
 
 
@@ -294,3 +301,5 @@ def _report(config, written, epochs_run, seconds):
     print(f"Draw new images with: python -m dcgan_keras sample --generator {written['generator']}")
     if config.eval_every:
         print(f"Score it with:        python -m dcgan_keras evaluate --generator {written['generator']}")
+    if config.tensorboard:
+        print(f"See the curves with:  tensorboard --logdir {RunPaths(config.output).tensorboard}")

@@ -5,9 +5,12 @@ the evaluators, ``DCGAN.generate`` and the ``sample`` command. A seed gives the
 same z, and so the same images, on every backend.
 """
 
+import numbers
+
 import numpy as np
 
 from dcgan_keras.compute import predict
+from dcgan_keras.errors import UsageError
 
 
 def latent_noise(num_images, latent_dim, seed=None):
@@ -16,13 +19,27 @@ def latent_noise(num_images, latent_dim, seed=None):
     return rng.standard_normal((num_images, latent_dim)).astype("float32")
 
 
-def interpolate(z_start, z_end, steps, method="linear"):
+# The ways ``interpolate`` walks, the default first: one definition for the library and the command line.
+INTERPOLATIONS = ("spherical", "linear")
+DEFAULT_INTERPOLATION = INTERPOLATIONS[0]
+
+
+def interpolate(z_start, z_end, steps, method=DEFAULT_INTERPOLATION):
     """``steps`` latent points from z_start to z_end, both ends included.
 
-    ``method="linear"`` walks the straight line. ``method="spherical"`` (slerp)
+    ``z_start`` and ``z_end`` are two latent vectors of shape ``(latent_dim,)``,
+    giving a path of shape ``(steps, latent_dim)``; or two batches of shape
+    ``(batch, latent_dim)``, giving one path per row, of shape
+    ``(batch, steps, latent_dim)``: ``path[i]`` runs from ``z_start[i]`` to
+    ``z_end[i]`` and equals ``interpolate(z_start[i], z_end[i], steps, method)``.
+    ``path.reshape(-1, latent_dim)`` lays the paths one after another, ready
+    for ``sample`` and for a grid with ``columns=steps``.
+
+    ``method="spherical"`` (slerp, the default, as in ``sample --interpolation``)
     walks the arc ``sin((1-t)w)/sin(w) * a + sin(t w)/sin(w) * b``, with w
     the angle between a and b; vectors (anti)parallel within 1e-6 have no
-    arc (sin w = 0) and get the straight line.
+    arc (sin w = 0) and get the straight line. ``method="linear"`` walks the
+    straight line.
 
     Why slerp: a 100-D z ~ N(0, I) almost surely has norm close to
     sqrt(100) = 10, so G only ever sees a thin shell. The midpoint of the line
@@ -30,15 +47,30 @@ def interpolate(z_start, z_end, steps, method="linear"):
     shell, where G never trained; the arc keeps the norm near 10 (exactly,
     when both ends have the same norm).
     """
-    if method not in ("linear", "spherical"):
-        raise ValueError(f"method must be 'linear' or 'spherical', got {method!r}.")
+    if method not in INTERPOLATIONS:
+        raise UsageError(f"method must be 'linear' or 'spherical', got {method!r}.")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise UsageError(f"steps must be a whole number of 1 or more, got {steps!r}.")
+    z_start, z_end = np.asarray(z_start), np.asarray(z_end)
+    if z_start.ndim not in (1, 2) or z_start.shape != z_end.shape:
+        raise UsageError(
+            f"interpolate needs z_start and z_end of the same shape, (latent_dim,) or (batch, latent_dim), "
+            f"got {z_start.shape} and {z_end.shape}; pass single latent vectors such as z[0] and z[1], "
+            f"or batches such as z[0::2] and z[1::2]."
+        )
+    if z_start.ndim == 2:
+        # Row by row: each path is bit for bit the one its two vectors give alone.
+        paths = [_path(a, b, steps, method) for a, b in zip(z_start, z_end)]
+        if not paths:
+            return np.zeros((0, steps, z_start.shape[1]), np.result_type(np.float32, z_start, z_end))
+        return np.stack(paths)
+    return _path(z_start, z_end, steps, method)
+
+
+def _path(z_start, z_end, steps, method):
+    """The path between two 1-D latent vectors: ``interpolate``'s 1-D case."""
     if method == "spherical":
-        a, b = np.asarray(z_start, dtype="float64"), np.asarray(z_end, dtype="float64")
-        if a.ndim != 1 or a.shape != b.shape:
-            raise ValueError(
-                f"spherical interpolation needs two 1-D vectors of the same length, got shapes "
-                f"{a.shape} and {b.shape}; pass single latent vectors such as z[0] and z[1]."
-            )
+        a, b = z_start.astype("float64"), z_end.astype("float64")
         norms = np.linalg.norm(a) * np.linalg.norm(b)
         # A zero vector has no direction: treat it like the parallel case.
         cosine = float(np.clip(a @ b / norms, -1.0, 1.0)) if norms > 0 else 1.0

@@ -114,7 +114,7 @@ from dcgan_keras import data, image_cache
 image_cache.CACHE_FOLDER = folder / "image-cache"
 (folder / "digits").mkdir()
 for index, digit in enumerate(data.load_embedded_mnist()[:64]):
-    Image.fromarray(digit).save(folder / "digits" / f"{index}.png")
+    Image.fromarray(digit[..., 0]).save(folder / "digits" / f"{index}.png")
 cache = data.open_images(image_dir=folder / "digits", image_size=28, channels=1)
 assert isinstance(cache, image_cache.ImageCache) and len(cache) == 64
 gan.fit(data.make_dataset(cache, batch_size=32), epochs=1, verbose=0)
@@ -145,15 +145,15 @@ def test_trains_and_saves_without_tensorflow(backend):
 
 PORTABLE_SUITES = [
     "tests/test_gan.py", "tests/test_models.py", "tests/test_layers.py", "tests/test_compute.py",
-    "tests/test_resume.py",
-    "tests/test_image_cache.py", "tests/chapters/test_gradients.py",
+    "tests/test_resume.py", "tests/test_keras_api.py", "tests/test_overrides.py",
+    "tests/test_image_cache.py", "tests/chapters/test_gradients.py", "tests/test_tensorboard.py",
 ]
 
 
 @pytest.mark.long
 @pytest.mark.parametrize("backend", [name for name in BACKENDS if name != "tensorflow"])
 def test_portable_suites_pass_on(backend):
-    """The train_step, model, layer, compute, exact-resume and image-cache tests, rerun on another Keras backend."""
+    """The train_step, model, layer, compute, exact-resume, image-cache and TensorBoard tests, on another backend."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", "-m", "not slow",

@@ -18,15 +18,27 @@ def test_history_csv_keeps_only_columns_with_values_and_truncates_on_resume(tmp_
     make_gan().fit(make_dataset(mnist_images[:128], 64), epochs=3, verbose=0, callbacks=[scored, HistoryCSV(path)])
     lines = path.read_text().splitlines()
     assert lines[0] == "epoch,D_G_z,D_x,d_loss,fid,g_loss"  # no val_* columns of NA
-    assert [line.split(",")[0] for line in lines[1:]] == ["0", "1", "2"]
+    # Counted from 1, like the grids: epoch 1 is the row after the first pass (samples/epoch_001.png).
+    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2", "3"]
     assert [line.split(",")[4] for line in lines[1:]] == ["", "11.0", ""]  # a score only where it was made
-    # Resumed at epoch 2 (0-based 1): the rows from there on are dropped and written again.
+    # Resumed at epoch 2 (Keras' 0-based 1): the rows from there on are dropped and written again.
     make_gan().fit(make_dataset(mnist_images[:128], 64), initial_epoch=1, epochs=2, verbose=0,
                    callbacks=[HistoryCSV(path)])
     lines_again = path.read_text().splitlines()
     assert lines_again[0] == "epoch,D_G_z,D_x,d_loss,g_loss"  # the only score was in a dropped row
-    assert [line.split(",")[0] for line in lines_again[1:]] == ["0", "1"]
+    assert [line.split(",")[0] for line in lines_again[1:]] == ["1", "2"]
     assert lines_again[1].split(",")[:4] == lines[1].split(",")[:4]  # the kept row, unchanged
+
+
+def test_history_csv_renumbers_a_file_that_counts_from_zero_when_it_resumes(tmp_path, mnist_images, make_gan):
+    path = tmp_path / "history.csv"
+    # As Keras' CSVLogger (and HistoryCSV before it counted from 1) wrote it: epochs 0, 1 and 2.
+    path.write_text("epoch,d_loss\n0,1.5\n1,1.25\n2,1.0\n")
+    make_gan().fit(make_dataset(mnist_images[:128], 64), initial_epoch=2, epochs=3, verbose=0,
+                   callbacks=[HistoryCSV(path)])
+    lines = path.read_text().splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2", "3"]  # the two finished epochs kept, one new
+    assert [line.split(",")[3] for line in lines[1:3]] == ["1.5", "1.25"]  # epoch,D_G_z,D_x,d_loss,g_loss
 
 
 def test_sample_grid_draws_the_same_z_every_epoch(tmp_path, mnist_images, make_gan):

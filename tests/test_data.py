@@ -12,7 +12,7 @@ from dcgan_keras import data
 
 def test_embedded_mnist_is_the_published_test_split():
     images, labels = data.load_embedded_mnist(with_labels=True)
-    assert images.shape == (10_000, 28, 28) and images.dtype == np.uint8
+    assert images.shape == (10_000, 28, 28, 1) and images.dtype == np.uint8
     assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert images.mean() == pytest.approx(33.79, abs=0.01)
@@ -22,7 +22,7 @@ def test_load_images_scales_to_unit_range():
     images = data.load_images()
     assert images.shape == (10_000, 28, 28, 1) and images.dtype == np.float32
     assert images.min() == -1.0 and images.max() == 1.0
-    np.testing.assert_array_equal(data.to_uint8(images)[..., 0], data.load_embedded_mnist())
+    np.testing.assert_array_equal(data.to_uint8(images), data.load_embedded_mnist())
 
 
 def test_embedded_mnist_resized_and_rgb():

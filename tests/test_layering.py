@@ -10,7 +10,7 @@ import dcgan_keras
 
 PACKAGE = pathlib.Path(dcgan_keras.__file__).parent
 LIBRARY = sorted(PACKAGE.glob("*.py"))
-OPTIONAL = {"tensorflow", "tensorflow_datasets", "jax", "torch"}
+OPTIONAL = {"tensorflow", "tensorflow_datasets", "jax", "torch", "tensorboard"}
 
 
 def _imports(path):
@@ -33,7 +33,7 @@ def test_the_library_never_imports_the_chapters():
 
 def test_lazy_imports_are_only_for_optional_dependencies():
     # An import inside a function is kept for what may be missing (TensorFlow on a JAX
-    # machine, tfds, jax, torch); everything else is imported once, at the top.
+    # machine, tfds, jax, torch, tensorboard); everything else is imported once, at the top.
     lazy = []
     for path in [*LIBRARY, *sorted((PACKAGE / "chapters").glob("*.py"))]:
         tree = ast.parse(path.read_text())

@@ -6,7 +6,8 @@ import pytest
 from keras import layers
 
 from dcgan_keras import build_discriminator, build_generator
-from dcgan_keras.models import multiply_adds, valid_image_sizes
+from dcgan_keras.errors import UsageError
+from dcgan_keras.models import LARGEST_SEED, most_stages, multiply_adds, valid_image_sizes
 
 SIZES = [8, 14, 16, 28, 32, 56, 64, 128]
 
@@ -33,7 +34,7 @@ def test_unsupported_size_names_valid_sizes(shape):
 
 @pytest.mark.parametrize(
     "shape, message",
-    [((32, 64, 3), "square"), ((32, 32, 2), "channels"), ((32, 32), "height, width, channels")],
+    [((32, 64, 3), "square"), ((32, 32, 0), "channel"), ((32, 32), "height, width, channels")],
 )
 def test_bad_shapes_explain_themselves(shape, message):
     with pytest.raises(ValueError, match=message):
@@ -42,7 +43,7 @@ def test_bad_shapes_explain_themselves(shape, message):
 
 def test_bad_kernel_size():
     with pytest.raises(ValueError, match="kernel_size"):
-        build_generator(kernel_size=3)
+        build_generator(kernel_size=2)
 
 
 def test_valid_sizes_listed():
@@ -82,10 +83,11 @@ def test_paper_discriminator_layout():
     assert [layer.name for layer in _chain(discriminator)[-2:]] == ["flatten", "logit"]
 
 
-@pytest.mark.parametrize("size", [28, 64])
-def test_no_pooling_and_no_hidden_dense(size):
+@pytest.mark.parametrize("size, kernel_size, stages", [(28, 5, None), (64, 5, None), (28, 3, 1), (64, 7, 5)])
+def test_no_pooling_and_no_hidden_dense(size, kernel_size, stages):
     shape = (size, size, 1)
-    for model in (build_generator(image_shape=shape, width=8), build_discriminator(shape, width=8)):
+    for model in (build_generator(image_shape=shape, width=4, kernel_size=kernel_size, stages=stages),
+                  build_discriminator(shape, width=4, kernel_size=kernel_size, stages=stages)):
         for layer in model.layers:
             assert "pooling" not in type(layer).__name__.lower(), layer.name
         dense = [layer.name for layer in model.layers if isinstance(layer, layers.Dense)]
@@ -96,10 +98,11 @@ def _followed_by(chain, index):
     return type(chain[index + 1]) if index + 1 < len(chain) else None
 
 
-@pytest.mark.parametrize("size", [28, 64])
-def test_batchnorm_and_activations_where_the_paper_puts_them(size):
+@pytest.mark.parametrize("size, kernel_size, stages", [(28, 5, None), (64, 5, None), (28, 3, 1), (64, 7, 5),
+                                                      (64, 6, 2)])
+def test_batchnorm_and_activations_where_the_paper_puts_them(size, kernel_size, stages):
     shape = (size, size, 3)
-    chain = _chain(build_generator(image_shape=shape, width=8))
+    chain = _chain(build_generator(image_shape=shape, width=4, kernel_size=kernel_size, stages=stages))
     for index, layer in enumerate(chain):
         if isinstance(layer, layers.BatchNormalization):
             assert isinstance(chain[index + 1], layers.ReLU)  # ReLU inside the generator
@@ -111,8 +114,10 @@ def test_batchnorm_and_activations_where_the_paper_puts_them(size):
         [layer for layer in chain if isinstance(layer, layers.BatchNormalization)]
     )
 
-    chain = _chain(build_discriminator(shape, width=8))
+    chain = _chain(build_discriminator(shape, width=4, kernel_size=kernel_size, stages=stages))
     convs = [index for index, layer in enumerate(chain) if isinstance(layer, layers.Conv2D)]
+    assert len(convs) == (stages or {28: 2, 64: 4}[size])
+    assert all(chain[index].kernel_size == (kernel_size,) * 2 and chain[index].strides == (2, 2) for index in convs)
     assert _followed_by(chain, convs[0]) is layers.LeakyReLU  # no BN on the input layer
     for index in convs[1:]:
         assert _followed_by(chain, index) is layers.BatchNormalization
@@ -236,3 +241,170 @@ def test_a_learned_grid_projection_is_position_specific_but_not_fully_connected(
     assert tuple(grid.grid.shape) == (4, 4, 16) and tuple(dense.kernel.shape) == (100, 16)  # z -> one value per channel
     restored = keras.models.clone_model(generator)  # the layer round-trips through its config
     assert isinstance(restored.layers[generator.layers.index(grid)], LearnedGrid)
+
+
+# --- the wider knobs: discriminator stages, any kernel from 3, any channel count --------------------------------
+
+
+def _grid_sizes(model, prefix):
+    """The spatial size each stage of ``model`` writes (read at its activation), in order."""
+    return [layer.output.shape[1] for layer in model.layers if layer.name.startswith(prefix)
+            and layer.name.endswith("relu")]
+
+
+@pytest.mark.parametrize("size", [28, 64])
+@pytest.mark.parametrize("downsampling", ["strided", "space_to_depth", "pooling"])
+def test_discriminator_stages_halve_the_image_down_to_size_over_2_to_the_stages(size, downsampling):
+    width = 4
+    assert most_stages(size) == {28: 2, 64: 5}[size]
+    for stages in range(1, most_stages(size) + 1):
+        discriminator = build_discriminator((size, size, 1), width=width, stages=stages, downsampling=downsampling)
+        final = size // 2**stages
+        assert _grid_sizes(discriminator, "down_") == [size // 2**n for n in range(1, stages + 1)]
+        convs = [layer for layer in _chain(discriminator) if isinstance(layer, layers.Conv2D)]
+        assert [layer.filters for layer in convs] == [width * 2**n for n in range(stages)]
+        # The logit reads the last grid, flattened: size / 2**stages on a side, width * 2**(stages - 1) deep.
+        assert discriminator.get_layer("flatten").output.shape[1] == final * final * width * 2 ** (stages - 1)
+        images = np.zeros((2, size, size, 1), "float32")
+        assert tuple(discriminator(images).shape) == (2, 1)
+
+
+@pytest.mark.parametrize("size, paper", [(28, 2), (64, 4), (128, 5)])
+def test_the_default_discriminator_stages_mirror_the_generator(size, paper):
+    shape = (size, size, 3)
+    default = build_discriminator(shape, width=4, seed=0)
+    explicit = build_discriminator(shape, width=4, seed=0, stages=paper)
+    assert [layer.name for layer in default.layers] == [layer.name for layer in explicit.layers]
+    for ours, theirs in zip(default.get_weights(), explicit.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    generator = build_generator(shape, 8, width=4)
+    start = generator.get_layer("project_relu").output.shape[1]
+    assert default.get_layer("flatten").input.shape[1] == start  # D ends on the grid G starts from
+
+
+@pytest.mark.parametrize("kernel_size", [3, 4, 5, 6, 7])
+@pytest.mark.parametrize("shape", [(28, 28, 1), (64, 64, 3)])
+def test_every_kernel_from_3_keeps_every_stage_exact(kernel_size, shape):
+    size = shape[0]
+    z = np.random.default_rng(0).standard_normal((2, 8)).astype("float32")
+    # The rewritten layers ("subpixel", "space_to_depth") meet every kernel in tests/test_layers.py.
+    for upsampling in ("transposed", "resize"):
+        generator = build_generator(shape, 8, width=4, kernel_size=kernel_size, upsampling=upsampling)
+        ups = _grid_sizes(generator, "up_")
+        assert ups == [size // 2**n for n in range(len(ups), 0, -1)], upsampling
+        convs = [layer for layer in generator.layers if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose))]
+        assert all(layer.kernel_size == (kernel_size, kernel_size) for layer in convs)
+        images = generator(z)
+        assert tuple(images.shape) == (2, *shape), upsampling
+    for downsampling in ("strided", "pooling"):
+        discriminator = build_discriminator(shape, width=4, kernel_size=kernel_size, downsampling=downsampling)
+        paper = {28: 2, 64: 4}[size]  # the default: down to 7x7 or 4x4
+        assert _grid_sizes(discriminator, "down_") == [size // 2**n for n in range(1, paper + 1)], downsampling
+        assert tuple(discriminator(images).shape) == (2, 1), downsampling
+
+
+@pytest.mark.parametrize("kernel_size", [6, 7])  # even (padding uneven at stride 2) and the largest tried
+def test_the_generator_and_discriminator_stages_combine_with_kernels(kernel_size):
+    for stages in range(1, 6):
+        generator = build_generator((64, 64, 2), 8, width=2, kernel_size=kernel_size, stages=stages)
+        discriminator = build_discriminator((64, 64, 2), width=2, kernel_size=kernel_size, stages=stages)
+        images = generator(np.zeros((1, 8), "float32"))
+        assert tuple(images.shape) == (1, 64, 64, 2) and tuple(discriminator(images).shape) == (1, 1)
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_any_channel_count_trains_end_to_end(channels):
+    from dcgan_keras import DCGAN
+
+    shape = (28, 28, channels)
+    generator = build_generator(shape, 8, width=4, seed=0)
+    discriminator = build_discriminator(shape, width=4, seed=1)
+    assert generator.get_layer("to_image").filters == channels
+    assert tuple(discriminator.get_layer("down_14x14").kernel.shape) == (5, 5, channels, 4)
+    images = keras.ops.convert_to_numpy(generator(np.zeros((3, 8), "float32")))
+    assert images.shape == (3, *shape) and tuple(discriminator(images).shape) == (3, 1)
+    gan = DCGAN(generator, discriminator, seed=0)
+    gan.compile()
+    data = np.random.default_rng(0).uniform(-1, 1, (16, *shape)).astype("float32")
+    history = gan.fit(data, epochs=1, batch_size=8, verbose=0).history
+    assert all(np.isfinite(values[-1]) for values in history.values())
+
+
+# Bad values of every builder argument: UsageError, one line, naming the argument and what would do.
+BAD_ARGUMENTS = [
+    ("width", [8], "width must be an integer >= 1"),
+    ("width", 0, "width must be an integer >= 1"),
+    ("width", 8.0, "width must be an integer >= 1"),
+    ("width", "8", "width must be an integer >= 1"),
+    ("width", True, "width must be an integer >= 1"),
+    ("kernel_size", 2, "kernel_size must be an integer >= 3"),
+    ("kernel_size", 3.5, "kernel_size must be an integer >= 3"),
+    ("kernel_size", (5, 5), "kernel_size must be an integer >= 3"),
+    ("kernel_size", -5, "kernel_size must be an integer >= 3"),
+    ("stages", 0, "stages must be an integer from 1 to 2 for 28x28 images"),
+    ("stages", 3, "stages must be an integer from 1 to 2 for 28x28 images"),
+    ("stages", 1.0, "stages must be an integer from 1 to 2 for 28x28 images"),
+    ("stages", "2", "stages must be an integer from 1 to 2 for 28x28 images"),
+    ("image_shape", (28, 28, 0), "at least 1 channel"),
+    ("image_shape", (28, 28, -3), "at least 1 channel"),
+    ("image_shape", (28, 28, 1.5), "must hold integers"),
+    ("image_shape", (28.0, 28.0, 1), "must hold integers"),
+    ("image_shape", 28, "image_shape must be (height, width, channels)"),
+    ("seed", -1, "seed must be None or an integer from 0 to"),
+    ("seed", 1.5, "seed must be None or an integer from 0 to"),
+    ("seed", LARGEST_SEED + 1, "seed must be None or an integer from 0 to"),
+    ("name", "", "name must be a non-empty string"),
+    ("name", 3, "name must be a non-empty string"),
+    ("batch_norm", "no", "batch_norm must be True or False"),
+]
+GENERATOR_ONLY = [
+    ("latent_dim", 0, "latent_dim must be an integer >= 1"),
+    ("latent_dim", -4, "latent_dim must be an integer >= 1"),
+    ("latent_dim", 16.0, "latent_dim must be an integer >= 1"),
+    ("latent_dim", None, "latent_dim must be an integer >= 1"),
+    ("projection", "dense", "projection must be True, False, 'tile' or 'grid'"),
+    ("upsampling", "bilinear", "upsampling must be 'transposed', 'subpixel' or 'resize'"),
+    ("output_activation", "relu", "output_activation must be 'tanh' or 'sigmoid'"),
+]
+DISCRIMINATOR_ONLY = [
+    ("input_batch_norm", 1, "input_batch_norm must be True or False"),
+    ("activation", "tanh", "activation must be 'leaky_relu' or 'relu'"),
+    ("downsampling", "average", "downsampling must be 'strided', 'space_to_depth' or 'pooling'"),
+]
+
+
+def _one_line_usage_error(build, message):
+    with pytest.raises(UsageError) as raised:
+        build()
+    text = str(raised.value)
+    assert "\n" not in text and message in text, text
+    assert len(text) < 300, text
+    return text
+
+
+@pytest.mark.parametrize("argument, value, message", BAD_ARGUMENTS + GENERATOR_ONLY)
+def test_bad_generator_arguments_raise_one_line(argument, value, message):
+    arguments = {"image_shape": (28, 28, 1), "latent_dim": 8, "width": 4, argument: value}
+    _one_line_usage_error(lambda: build_generator(**arguments), message)
+
+
+@pytest.mark.parametrize("argument, value, message", BAD_ARGUMENTS + DISCRIMINATOR_ONLY)
+def test_bad_discriminator_arguments_raise_one_line(argument, value, message):
+    arguments = {"image_shape": (28, 28, 1), "width": 4, argument: value}
+    _one_line_usage_error(lambda: build_discriminator(**arguments), message)
+
+
+def test_the_stages_error_explains_the_range():
+    generator = _one_line_usage_error(lambda: build_generator((64, 64, 3), stages=6), "from 1 to 5 for 64x64")
+    assert "2 -> 4 -> 8 -> 16 -> 32 -> 64" in generator and "build_one_step_generator" in generator
+    discriminator = _one_line_usage_error(lambda: build_discriminator((28, 28, 1), stages=3), "from 1 to 2 for 28x28")
+    assert "28 -> 14 -> 7" in discriminator and "at least 2x2" in discriminator
+
+
+def test_numpy_integers_are_integers():
+    generator = build_generator(np.array([28, 28, 2]), np.int64(8), width=np.int32(4), kernel_size=np.int64(3),
+                                seed=np.int64(0), stages=np.int64(2))
+    discriminator = build_discriminator((np.int64(28), 28, 2), width=np.int64(4), seed=np.uint8(1),
+                                        stages=np.int16(1))
+    assert tuple(generator.output_shape) == (None, 28, 28, 2) and tuple(discriminator.output_shape) == (None, 1)
+    assert discriminator.get_layer("flatten").output.shape[1] == 14 * 14 * 4

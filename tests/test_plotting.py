@@ -38,15 +38,38 @@ def test_save_gif_has_one_frame_per_png_and_lingers_on_the_last(tmp_path):
         save_gif([], tmp_path / "none.gif")
 
 
-def test_read_history_csv_drops_empty_columns_and_keeps_the_last_row_of_an_epoch(tmp_path):
-    path = tmp_path / "history.csv"
-    rows = [{"epoch": 0, "d_loss": 1.0, "val_d_loss": "NA"}, {"epoch": 1, "d_loss": 0.9, "val_d_loss": "NA"},
-            {"epoch": 1, "d_loss": 0.8, "val_d_loss": "NA"}]  # epoch 1 again, as after a resume
+def _write_history(path, first_epoch):
+    rows = [{"epoch": first_epoch, "d_loss": 1.0, "val_d_loss": "NA"},
+            {"epoch": first_epoch + 1, "d_loss": 0.9, "val_d_loss": "NA"},
+            {"epoch": first_epoch + 1, "d_loss": 0.8, "val_d_loss": "NA"}]  # the second epoch again, as after a resume
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, ["epoch", "d_loss", "val_d_loss"])
         writer.writeheader()
         writer.writerows(rows)
-    assert read_history_csv(path) == {"epoch": [0.0, 1.0], "d_loss": [1.0, 0.8]}
+    return path
+
+
+def test_read_history_csv_drops_empty_columns_and_keeps_the_last_row_of_an_epoch(tmp_path):
+    path = _write_history(tmp_path / "history.csv", first_epoch=1)
+    assert read_history_csv(path) == {"epoch": [1, 2], "d_loss": [1.0, 0.8]}
+
+
+def test_read_history_csv_counts_from_one_also_for_files_that_count_from_zero(tmp_path):
+    # Keras' CSVLogger (the shipped assets/*history.csv) and HistoryCSV before it counted from 1.
+    path = _write_history(tmp_path / "history.csv", first_epoch=0)
+    assert read_history_csv(path) == {"epoch": [1, 2], "d_loss": [1.0, 0.8]}
+
+
+def test_plot_history_counts_epochs_from_one_like_the_grids(tmp_path):
+    losses = {"d_loss": [1.0, 1.2], "g_loss": [0.8, 0.7], "D_x": [0.6, 0.5], "D_G_z": [0.4, 0.5]}
+    path = tmp_path / "history.csv"
+    path.write_text("epoch," + ",".join(losses) + "\n" +
+                    "".join(f"{epoch + 1}," + ",".join(str(v[epoch]) for v in losses.values()) + "\n"
+                            for epoch in range(2)))
+    for history in (losses, read_history_csv(path)):  # fit()'s History has no epoch column; the CSV has
+        for axis in plot_history(history).axes:
+            curves = [line for line in axis.get_lines() if not line.get_label().startswith("_")]  # not the 0.5 line
+            assert [list(line.get_xdata()) for line in curves] == [[1, 2]] * 2
 
 
 def test_plot_history_adds_the_fid_panel_only_when_scored(tmp_path):

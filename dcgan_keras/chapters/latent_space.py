@@ -4,8 +4,8 @@ Notebook 05 (experiments), sections 4 and 5, uses these pieces:
 
 - ``norm_profile``: the norm of each point of an interpolation path, to show
   that a straight line dips inside the shell where z ~ N(0, I) lives and a
-  spherical one (``dcgan_keras.gan.interpolate(..., method="spherical")``)
-  does not;
+  spherical one (``dcgan_keras.sampling.interpolate``'s default,
+  ``method="spherical"``) does not;
 - ``measures.stroke_thickness`` and ``measures.slant`` (in the sibling module):
   two measurable "concepts" of a digit, so that exemplars can be picked by a
   number instead of by eye;

@@ -42,6 +42,7 @@ def test_the_committed_results_and_default_run_are_complete():
     assert all(path.is_file() for path in files.values()), files
     history, evaluations = cr.history_and_scores(files)
     assert len(history["d_loss"]) == 36 and [e["epoch"] for e in evaluations] == [9, 18, 27, 36]
+    assert history["epoch"] == list(range(1, 37))  # counted from 1, as quality.json and the grids are
     committed = json.loads((cr.ASSETS / "emoji_experiments.json").read_text())
     assert {row["variant"] for row in committed["rows"]} == {variant.name for variant in cr.VARIANTS}
     assert all(len([r for r in committed["rows"] if r["variant"] == v.name]) >= 3 for v in cr.VARIANTS)

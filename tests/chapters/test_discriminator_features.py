@@ -28,7 +28,7 @@ def _max_pool_oracle(x, grid):
 @pytest.fixture(scope="module")
 def mnist():
     images, labels = load_embedded_mnist(with_labels=True)
-    return to_unit_range(images)[..., None], labels.astype("int64")
+    return to_unit_range(images), labels.astype("int64")
 
 
 # --- features ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ SHAPE = (28, 28, 1)
 @pytest.fixture(scope="module")
 def mnist():
     images, labels = load_embedded_mnist(with_labels=True)
-    return to_unit_range(images)[..., None], labels
+    return to_unit_range(images), labels
 
 
 @pytest.fixture(scope="module")
