@@ -137,6 +137,7 @@ print(keras.backend.backend(), history.history["d_loss"][0], generator.output_sh
 """
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("backend", [name for name in BACKENDS if name != "tensorflow"])
 def test_trains_and_saves_without_tensorflow(backend):
     line = _run(WITHOUT_TENSORFLOW_SCRIPT, backend, block_tensorflow=True)

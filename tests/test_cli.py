@@ -48,6 +48,7 @@ def _usage_error(argv, capsys):
     return lines[-1]
 
 
+@pytest.mark.long
 def test_a_finished_run_trains_further_exactly_and_is_only_replaced_on_request(tmp_path, capsys):
     quick = [*TINY, "--eval-every", "0"]
     main(["train", "--epochs", "1", "--output", str(tmp_path / "longer"), *quick])
@@ -167,6 +168,7 @@ def test_evaluate_prints_a_table_and_json(tmp_path, capsys):
     assert "No generator" in _usage_error(["evaluate", "--generator", str(tmp_path / "missing.keras")], capsys)
 
 
+@pytest.mark.long
 def test_evaluate_with_inception_features(tmp_path, capsys, monkeypatch):
     # Offline: random InceptionV3 weights, so only the command's plumbing is tested.
     from dcgan_keras import evaluate
@@ -181,7 +183,7 @@ def test_evaluate_with_inception_features(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("features", ["mnist", "emoji"])
+@pytest.mark.parametrize("features", ["mnist", pytest.param("emoji", marks=pytest.mark.long)])
 def test_train_classifier_writes_the_model_and_its_card(tmp_path, monkeypatch, capsys, features):
     from dcgan_keras import feature_nets
 
@@ -198,6 +200,7 @@ def test_train_classifier_writes_the_model_and_its_card(tmp_path, monkeypatch, c
     assert f"{card['held_out_accuracy']:.4f}" in capsys.readouterr().out
 
 
+@pytest.mark.long
 def test_emoji_training_writes_everything_and_scores_with_the_emoji_network(tmp_path, capsys):
     output = tmp_path / "emoji"
     main(["train", "--dataset", "emoji-embedded", "--epochs", "1", "--output", str(output), "--width", "4",

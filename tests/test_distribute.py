@@ -129,6 +129,7 @@ def test_two_worker_processes_match_one_process(backend, tmp_path):
         np.testing.assert_allclose(worker["weights"], single["weights"], atol=1e-5)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("backend", [b for b in ("tensorflow", "jax") if importlib.util.find_spec(b)])
 def test_two_replicas_match_one_device(backend):
     single, double = _train(backend, 1), _train(backend, 2)

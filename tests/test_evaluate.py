@@ -112,6 +112,7 @@ def test_emoji_halves_share_no_design_and_have_the_documented_size(emoji):
     assert evaluate.EVALUATOR_IMAGES["emoji"] == len(emoji.real_half)
 
 
+@pytest.mark.long
 def test_emoji_floor_is_far_below_noise_white_and_one_category(emoji):
     floor = emoji.real_floor()
     assert floor["fid"] < 25 and floor["classes"] >= 8 and floor["colours"] < 0.1

@@ -163,6 +163,7 @@ def test_save_and_load_round_trip(tmp_path, mnist_images, make_gan):
     assert float(result.stdout.strip().splitlines()[-1]) == 0.0
 
 
+@pytest.mark.long
 def test_a_few_steps_on_the_emoji_move_samples_toward_their_colours():
     from dcgan_keras.data import EMOJI, load_images
     from dcgan_keras.metrics import colour_histogram_distance

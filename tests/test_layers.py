@@ -131,6 +131,7 @@ def test_space_to_depth_discriminator_is_the_same_function():
     np.testing.assert_allclose(ops.convert_to_numpy(folded(images)), ops.convert_to_numpy(strided(images)), atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernel_size", [3, 4, 5, 6, 7])
 @pytest.mark.parametrize("shape", [(28, 28, 1), (64, 64, 3)])
 def test_the_builders_formulations_are_one_function_for_every_kernel(kernel_size, shape):
@@ -166,7 +167,7 @@ def test_the_builders_formulations_are_one_function_for_every_kernel(kernel_size
 
 # The formulations (dcgan_keras/formulation.py): one model, computed three ways.
 @pytest.mark.parametrize("name", ["subpixel", "fast"])
-@pytest.mark.parametrize("kernel_size", [5, 3, 7])
+@pytest.mark.parametrize("kernel_size", [5, *(pytest.param(k, marks=pytest.mark.slow) for k in (3, 7))])
 def test_formulations_are_the_same_dcgan_to_the_gradient(name, kernel_size):
     from dcgan_keras import DCGAN, discriminator_loss, generator_loss
     from dcgan_keras.chapters.gradients import weight_gradients

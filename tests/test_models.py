@@ -282,6 +282,7 @@ def test_the_default_discriminator_stages_mirror_the_generator(size, paper):
     assert default.get_layer("flatten").input.shape[1] == start  # D ends on the grid G starts from
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernel_size", [3, 4, 5, 6, 7])
 @pytest.mark.parametrize("shape", [(28, 28, 1), (64, 64, 3)])
 def test_every_kernel_from_3_keeps_every_stage_exact(kernel_size, shape):
@@ -303,6 +304,7 @@ def test_every_kernel_from_3_keeps_every_stage_exact(kernel_size, shape):
         assert tuple(discriminator(images).shape) == (2, 1), downsampling
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernel_size", [6, 7])  # even (padding uneven at stride 2) and the largest tried
 def test_the_generator_and_discriminator_stages_combine_with_kernels(kernel_size):
     for stages in range(1, 6):
@@ -312,6 +314,7 @@ def test_the_generator_and_discriminator_stages_combine_with_kernels(kernel_size
         assert tuple(images.shape) == (1, 64, 64, 2) and tuple(discriminator(images).shape) == (1, 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("channels", [2, 4])
 def test_any_channel_count_trains_end_to_end(channels):
     from dcgan_keras import DCGAN

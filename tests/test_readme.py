@@ -44,6 +44,7 @@ def test_examples_use_only_public_names(code):
     assert private == [], "the README should show only names in dcgan_keras.__all__"
 
 
+@pytest.mark.long
 @pytest.mark.slow
 @pytest.mark.parametrize("code", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
 def test_examples_run(code, tmp_path):

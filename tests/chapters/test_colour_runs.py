@@ -49,6 +49,7 @@ def test_the_committed_results_and_default_run_are_complete():
     assert {"threshold", "duplicates", "checkerboard"} <= set(committed["real"])
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_a_run_is_trained_once_and_scored(tmp_path, monkeypatch):
     from dcgan_keras.chapters import cached_runs
