@@ -60,6 +60,7 @@ class _Evaluator:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_killed_run_resumes_exactly_and_films_its_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setattr(grid, "CACHE", tmp_path / "cache")
     monkeypatch.setattr(grid, "CHECK_EVERY", 2)
