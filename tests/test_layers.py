@@ -67,23 +67,18 @@ def test_every_formulation_matches_the_numpy_oracle(kernel_size):
 
     rng = np.random.default_rng(10 + kernel_size)
     small = rng.normal(size=(2, 4, 4, 3)).astype("float32")
-    for up in (keras.layers.Conv2DTranspose, SubPixelConv2DTranspose):
-        layer = up(2, kernel_size, strides=2, padding="same")
-        layer.build(small.shape)
-        kernel, bias = (rng.normal(size=w.shape).astype("float32") for w in layer.get_weights())
-        layer.set_weights([kernel, bias])
-        expected = _transposed_oracle(small.astype("float64"), kernel.astype("float64"), bias)
-        assert expected.shape == (2, 8, 8, 2)
-        np.testing.assert_allclose(ops.convert_to_numpy(layer(small)), expected, atol=1e-4, err_msg=up.__name__)
     large = rng.normal(size=(2, 8, 8, 3)).astype("float32")
-    for down in (keras.layers.Conv2D, SpaceToDepthConv2D):
-        layer = down(2, kernel_size, strides=2, padding="same")
-        layer.build(large.shape)
+    cases = [(up, small, _transposed_oracle, (2, 8, 8, 2)) for up in (keras.layers.Conv2DTranspose,
+                                                                       SubPixelConv2DTranspose)]
+    cases += [(down, large, _strided_oracle, (2, 4, 4, 2)) for down in (keras.layers.Conv2D, SpaceToDepthConv2D)]
+    for kind, images, oracle, shape in cases:
+        layer = kind(2, kernel_size, strides=2, padding="same")
+        layer.build(images.shape)
         kernel, bias = (rng.normal(size=w.shape).astype("float32") for w in layer.get_weights())
         layer.set_weights([kernel, bias])
-        expected = _strided_oracle(large.astype("float64"), kernel.astype("float64"), bias)
-        assert expected.shape == (2, 4, 4, 2)
-        np.testing.assert_allclose(ops.convert_to_numpy(layer(large)), expected, atol=1e-4, err_msg=down.__name__)
+        expected = oracle(images.astype("float64"), kernel.astype("float64"), bias)
+        assert expected.shape == shape
+        np.testing.assert_allclose(ops.convert_to_numpy(layer(images)), expected, atol=1e-4, err_msg=kind.__name__)
 
 
 def test_rejects_what_it_cannot_compute():
