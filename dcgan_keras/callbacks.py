@@ -13,12 +13,20 @@ import time
 
 import keras
 
-from dcgan_keras.errors import UsageError
-from dcgan_keras.evaluate import SCORE_KEYS
+from dcgan_keras.errors import UsageError, check_path, check_whole_number
+from dcgan_keras.evaluate import SCORE_KEYS, check_num_images
 from dcgan_keras.files import RunPaths, frame_name, replace_atomically, write_text_atomically
 from dcgan_keras.formulation import as_paper_layers
 from dcgan_keras.plotting import image_grid, png_bytes, read_history_rows, save_grid
 from dcgan_keras.sampling import sample
+
+
+def _check_grid(num_images, seed, columns):
+    """A grid callback's numbers, checked when it is made, not after the first epoch has trained."""
+    num_images = check_whole_number("num_images", num_images, 1, "images in the grid")
+    if seed is not None:
+        check_whole_number("seed", seed, 0, "it draws the grid's fixed z")
+    return num_images, check_whole_number("columns", columns, 1, "images per row of the grid")
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -30,7 +38,8 @@ class SampleGrid(keras.callbacks.Callback):
 
     def __init__(self, directory, num_images=64, seed=0, columns=8):
         super().__init__()
-        self.directory = pathlib.Path(directory)
+        num_images, columns = _check_grid(num_images, seed, columns)
+        self.directory = pathlib.Path(check_path("directory", directory))
         self.num_images, self.seed, self.columns = num_images, seed, columns
 
     def frame_path(self, epoch):
@@ -58,7 +67,7 @@ class HistoryCSV(keras.callbacks.Callback):
 
     def __init__(self, path):
         super().__init__()
-        self.path, self.rows = pathlib.Path(path), None
+        self.path, self.rows = pathlib.Path(check_path("path", path)), None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.rows is None:  # the first epoch of this run, perhaps a resumed one
@@ -100,9 +109,14 @@ class QualityCheckpoint(keras.callbacks.Callback):
     def __init__(self, evaluator, directory, every=5, num_images=None, monitor="fid", seed=0, output_range=(-1.0, 1.0),
                  keep_generators=True):
         super().__init__()
-        if every < 1:
-            raise UsageError(f"every must be a positive number of epochs, got {every}.")
-        self.evaluator, self.directory, self.every = evaluator, pathlib.Path(directory), every
+        every = check_whole_number("every", every, 1, "epochs between two scorings")
+        if num_images is not None:
+            num_images = check_num_images(num_images)
+        if seed is not None:
+            check_whole_number("seed", seed, 0, "it draws the scored samples' z")
+        if monitor not in SCORE_KEYS:
+            raise UsageError(f"monitor must be one of the scores, {', '.join(SCORE_KEYS)}, got {monitor!r}.")
+        self.evaluator, self.directory, self.every = evaluator, pathlib.Path(check_path("directory", directory)), every
         self.num_images, self.monitor, self.seed, self.output_range = num_images, monitor, seed, output_range
         self.keep_generators = keep_generators
         paths = RunPaths(self.directory)
@@ -181,8 +195,10 @@ class TensorBoardLogger(keras.callbacks.Callback):
 
     def __init__(self, log_dir, num_images=64, seed=0, columns=8, scale=2):
         super().__init__()
+        num_images, columns = _check_grid(num_images, seed, columns)
+        scale = check_whole_number("scale", scale, 1, "pixels per image pixel")
         self._event_pb2, self._summary_pb2, self._record_writer = require_tensorboard()
-        self.log_dir = pathlib.Path(log_dir)
+        self.log_dir = pathlib.Path(check_path("log_dir", log_dir))
         self.num_images, self.seed, self.columns, self.scale = num_images, seed, columns, scale
         self._file = self._writer = None
         self._logged = None  # (epoch, that epoch's logs dict, the keys already written)

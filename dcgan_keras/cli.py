@@ -11,27 +11,27 @@ import dataclasses
 import json
 import pathlib
 import sys
-import zipfile
 
-import keras
+import numpy as np
 
-from dcgan_keras import data, feature_nets, formulation, precision, sampling
+from dcgan_keras import data, feature_nets, formulation, plotting, precision, sampling
 from dcgan_keras import evaluate as scoring
 from dcgan_keras.errors import UsageError
-from dcgan_keras.files import check_writable_folder
-from dcgan_keras.gan import DCGAN
-from dcgan_keras.plotting import image_grid, save_grid, save_image
-from dcgan_keras.runs import TrainConfig, train
+from dcgan_keras.files import check_cache_setting, check_writable_folder
+from dcgan_keras.models import LARGEST_SEED
+from dcgan_keras.plotting import grid_columns, image_grid, save_grid, save_image
+from dcgan_keras.runs import MACHINE_LIMITS, TrainConfig, train
+from dcgan_keras.saved_generator import load_generator
 
 FEATURES = ("auto", *scoring.EVALUATORS, "inception")
 
 
-def _whole_number(text, low, wanted):
+def _whole_number(text, low, wanted, high=None):
     try:
         value = int(text)
     except ValueError:
         value = None
-    if value is None or value < low:
+    if value is None or value < low or (high is not None and value > high):
         raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
     return value
 
@@ -42,6 +42,26 @@ def _positive(text):
 
 def _non_negative(text):
     return _whole_number(text, 0, "a whole number of 0 or more")
+
+
+def _at_least_two(text):
+    return _whole_number(text, 2, "a whole number of 2 or more (FID fits a covariance to the samples)")
+
+
+def _kernel_size(text):
+    return _whole_number(text, 3, "a whole number of 3 or more")
+
+
+def _train_seed(text):
+    # Each layer's initializer draws from seed * 1000 + its index, and JAX takes 32-bit seeds.
+    return _whole_number(text, 0, f"a whole number from 0 to {LARGEST_SEED}", high=LARGEST_SEED)
+
+
+def _path(text):
+    """A path option: never empty, which pathlib would read as the working folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a path, got {text!r} (write . for the working folder)")
+    return pathlib.Path(text)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,7 +90,7 @@ def _train_parser(subparsers):
     embedded = "; ".join(f"'{name}': {info.about}" for name, info in data.DATASETS.items())
     parser.add_argument("--dataset", default=data.MNIST,
                         help=f"{embedded}; or a tensorflow-datasets name (mnist, cifar10, celeb_a, ...)")
-    parser.add_argument("--image-dir", type=pathlib.Path,
+    parser.add_argument("--image-dir", type=_path,
                         help="train on a folder of your own images instead (nested folders are fine)")
     parser.add_argument("--image-size", type=_positive,
                         help=f"square size; default {_per_dataset('image_size')} (28 for grayscale tfds sets)")
@@ -82,11 +102,11 @@ def _train_parser(subparsers):
     parser.add_argument("--width", type=_positive,
                         help="channels of the widest-resolution hidden layer; the paper uses 128 (1024 channels at "
                              f"4x4 for 64x64 images). Default {_per_dataset('width')} (CPU-sized)")
-    parser.add_argument("--kernel-size", type=int, default=5,
+    parser.add_argument("--kernel-size", type=_kernel_size, default=5,
                         help="3 or more; 5 in the paper, 4 in the PyTorch examples (default: %(default)s)")
     parser.add_argument("--latent-dim", type=_positive, default=100)
-    parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("runs/dcgan"))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=_path, default=pathlib.Path("runs/dcgan"))
+    parser.add_argument("--seed", type=_train_seed, default=0, help=f"0 to {LARGEST_SEED}")
     parser.add_argument("--precision", default="auto", choices=precision.CHOICES,
                         help="auto: mixed_bfloat16 on a CPU with native bf16 under TensorFlow, else float32 "
                              "(see dcgan_keras/precision.py)")
@@ -113,7 +133,7 @@ def _train_parser(subparsers):
     parser.add_argument("--features", choices=FEATURES, default="auto",
                         help="the evaluator's features; auto: the shipped MNIST or emoji network when training on "
                              "that dataset, InceptionV3 otherwise (a folder of digits: pass --features mnist)")
-    parser.add_argument("--eval-images", type=_positive,
+    parser.add_argument("--eval-images", type=_at_least_two,
                         help="samples per evaluation; default 5000, or as many as the offline evaluator's real "
                              "half holds (1,893 emoji), so that the FID is comparable with its floor")
     parser.add_argument("--tensorboard", action="store_true",
@@ -122,11 +142,11 @@ def _train_parser(subparsers):
     parser.set_defaults(command=lambda args: train(TrainConfig.create(**vars(args))))
 
 
-def _generator_options(parser, num_images, help):
+def _generator_options(parser, num_images, help, fewest=_positive):
     """The options shared by the commands that read a saved generator."""
-    parser.add_argument("--generator", type=pathlib.Path, default=pathlib.Path("runs/dcgan/generator.keras"))
-    parser.add_argument("--num-images", type=_positive, default=num_images, help=help)
-    parser.add_argument("--seed", type=int, default=0, help="draws z; the same seed gives the same images")
+    parser.add_argument("--generator", type=_path, default=pathlib.Path("runs/dcgan/generator.keras"))
+    parser.add_argument("--num-images", type=fewest, default=num_images, help=help)
+    parser.add_argument("--seed", type=_non_negative, default=0, help="draws z; the same seed gives the same images")
 
 
 def _evaluate_parser(subparsers):
@@ -140,10 +160,11 @@ def _evaluate_parser(subparsers):
                     "weights) against --dataset or --image-dir.",
     )
     _generator_options(parser, num_images=None, help="generated images (and real ones per side); default 5000, "
-                                                      "or the offline evaluator's real half (1,893 emoji)")
+                                                      "or the offline evaluator's real half (1,893 emoji)",
+                       fewest=_at_least_two)
     parser.add_argument("--features", choices=FEATURES, default="auto")
     parser.add_argument("--dataset", default=data.MNIST, help="--features inception: the reference data")
-    parser.add_argument("--image-dir", type=pathlib.Path, help="--features inception: reference images from a folder")
+    parser.add_argument("--image-dir", type=_path, help="--features inception: reference images from a folder")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.set_defaults(command=lambda args: evaluate(EvaluateConfig.from_args(args)))
 
@@ -154,8 +175,9 @@ def _sample_parser(subparsers):
         help="draw images from a saved generator",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    _generator_options(parser, num_images=64, help="images in the grid")
-    parser.add_argument("--output", type=pathlib.Path,
+    _generator_options(parser, num_images=64, help="images drawn: all in the grid up to what fits in "
+                       f"{plotting.GRID_SIDE}x{plotting.GRID_SIDE} pixels, the first ones beyond that")
+    parser.add_argument("--output", type=_path,
                         help="folder for grid.png and interpolation.png (default: beside the generator)")
     parser.add_argument("--images", action="store_true",
                         help="also write each image as its own PNG under OUTPUT/images/")
@@ -174,7 +196,7 @@ def _classifier_parser(subparsers):
                     "80% of the designs), reports the held-out accuracy on the rest, and writes PATH and its "
                     "card PATH.json.",
     )
-    parser.add_argument("path", type=pathlib.Path, metavar="PATH", help="where to write the .keras file")
+    parser.add_argument("path", type=_path, metavar="PATH", help="where to write the .keras file")
     parser.add_argument("--features", choices=tuple(feature_nets.NETWORKS), default="mnist")
     parser.set_defaults(command=lambda args: train_classifier(args.path, args.features))
 
@@ -229,7 +251,7 @@ def _evaluate_features(config, image_shape):
 
 
 def evaluate(config):
-    generator = _load_generator(config.generator)
+    generator = load_generator(config.generator)
     image_shape = tuple(generator.output_shape[1:])
     features = _evaluate_features(config, image_shape)
     num_images = config.num_images or scoring.EVALUATOR_IMAGES.get(features, scoring.NUM_IMAGES)
@@ -284,55 +306,62 @@ class SampleConfig:
         return cls(**{**_fields_from(args, cls), "output": args.output or args.generator.parent})
 
 
+def _check_sample_outputs(config):
+    """What ``sample`` writes is not in the way of a file or folder that is there: checked before it writes."""
+    for name in ("grid.png", "interpolation.png"):
+        if (config.output / name).is_dir():
+            raise UsageError(f"{config.output / name} is a folder; sample writes a picture of that name there. "
+                             "Move it, or pass another --output.")
+    folder = config.output / "images"
+    if config.images and folder.exists() and not folder.is_dir():
+        raise UsageError(f"--images writes into the folder {folder}, but that is a file. Move it, or pass "
+                         "another --output.")
+
+
 def sample(config):
+    """The sample command: a batch of samples at a time, so memory stays flat in --num-images."""
     check_writable_folder(config.output)
-    generator = _load_generator(config.generator)
-    latent_dim = int(generator.input_shape[-1])
+    _check_sample_outputs(config)
+    generator = load_generator(config.generator)
+    latent_dim, image_shape = int(generator.input_shape[-1]), tuple(generator.output_shape[1:])
+    columns = grid_columns(image_shape)
+    if config.steps > columns:
+        side = plotting.GRID_SIDE
+        raise UsageError(f"--steps {config.steps} would make interpolation.png wider than {side} pixels; at "
+                         f"most {columns} steps of {image_shape[0]}x{image_shape[1]} images fit.")
+    shown = min(config.num_images, columns**2)
     config.output.mkdir(parents=True, exist_ok=True)
-    images = sampling.sample(generator, config.num_images, config.seed)
-    written = [save_grid(images, config.output / "grid.png")]
+    grid, folder = [], config.output / "images"
+    for start, z in sampling.latent_batches(config.num_images if config.images else shown, latent_dim, config.seed):
+        images = sampling.sample(generator, z=z)
+        if start < shown:
+            grid.append(images[: shown - start].copy())  # a copy: not the whole batch kept for a few images
+        if config.images:
+            for index, image in enumerate(images, start):
+                save_image(image_grid(image[None], padding=0), folder / f"{index:05d}.png")
+    written = [save_grid(np.concatenate(grid), config.output / "grid.png")]
     if config.images:
-        folder = config.output / "images"
-        for index, image in enumerate(images):
-            save_image(image_grid(image[None], padding=0), folder / f"{index:05d}.png")
         written.append(folder)
     ends = sampling.latent_noise(2 * 8, latent_dim, config.seed + 1).reshape(8, 2, latent_dim)
     rows = sampling.interpolate(ends[:, 0], ends[:, 1], config.steps, method=config.interpolation)
     rows = rows.reshape(-1, latent_dim)  # (8, steps, latent_dim): one path per row of the grid
     written.append(save_grid(sampling.sample(generator, z=rows), config.output / "interpolation.png",
                              columns=config.steps))
+    if shown < config.num_images:
+        rest = f"all {config.num_images} are in {folder}" if config.images else "add --images to write each one"
+        print(f"grid.png shows the first {shown} of the {config.num_images} images (the most that fit in "
+              f"{plotting.GRID_SIDE}x{plotting.GRID_SIDE} pixels, which any viewer opens); {rest}.")
     print("Wrote:\n  " + "\n  ".join(map(str, written)))
-
-
-def _load_generator(path):
-    """The generator saved at ``path``, or a ``UsageError`` that says what the file is instead."""
-    if not path.exists():
-        raise UsageError(f"No generator at {path}. Train one first (python -m dcgan_keras train) "
-                         "or pass --generator PATH.")
-    if path.is_dir():
-        raise UsageError(f"--generator {path} is a folder; pass the generator.keras file in it.")
-    if not zipfile.is_zipfile(path):
-        raise UsageError(f"--generator {path} is not a Keras model archive (a .keras file is a zip file; this one "
-                         f"is not). Pass a generator saved by train, such as runs/dcgan/generator.keras.")
-    try:
-        model = keras.models.load_model(path)
-    except Exception as error:  # Keras raises many types for a damaged or foreign archive
-        raise UsageError(f"--generator {path} could not be loaded as a Keras model "
-                         f"({type(error).__name__}: {str(error).splitlines()[0][:160]}).") from None
-    if isinstance(model, DCGAN):
-        raise UsageError(f"--generator {path} is a full DCGAN (both networks); pass its generator, "
-                         f"{path.parent / 'generator.keras'}, which train writes beside it.")
-    ins, outs = model.inputs[0].shape, model.outputs[0].shape
-    if len(ins) != 2 or len(outs) != 4:
-        raise UsageError(f"--generator {path} is a model from {tuple(ins[1:])} to {tuple(outs[1:])} (a discriminator "
-                         f"or a classifier?); expected a generator, from a latent vector z to images.")
-    return model
 
 
 # --- train-classifier ------------------------------------------------------------------
 
 
 def train_classifier(path, features="mnist"):
+    # Checked before the minutes of training: Keras writes only .keras files, and not over a folder.
+    if path.suffix != ".keras" or path.is_dir():
+        raise UsageError(f"PATH {path} must be a .keras file to write (not a folder), such as {features}.keras.")
+    check_writable_folder(path.parent, option="PATH's folder")
     net = feature_nets.by_name(features)
     train_set, held_out = feature_nets.split(net)
     model, scores = feature_nets.train(net, train_set, held_out)
@@ -342,9 +371,22 @@ def train_classifier(path, features="mnist"):
 
 
 def main(argv=None):
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed escaped, not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
+        check_cache_setting()  # DCGAN_KERAS_CACHE="" would put caches in the working folder
         args.command(args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt as interrupted:  # Ctrl-C: train says where its newest snapshot is
+        print(str(interrupted) or "Interrupted.", file=sys.stderr)
+        raise SystemExit(130) from None
+    except OSError as error:  # a full disk under sample or train-classifier (train says more itself)
+        if error.errno not in MACHINE_LIMITS:
+            raise
+        print(f"error: stopped at {error.filename or 'a file'}: {MACHINE_LIMITS[error.errno]} ({error.strerror}).",
+              file=sys.stderr)
         raise SystemExit(2) from None

@@ -18,15 +18,18 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import numbers
 import os
 import pathlib
 import re
+import struct
 
 import keras
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from dcgan_keras.errors import UsageError
+from dcgan_keras.errors import UsageError, check_whole_number
+from dcgan_keras.files import check_cache_setting
 from dcgan_keras.image_cache import ImageCache, cache_path, open_cache, write_cache
 
 MNIST = "mnist-embedded"
@@ -45,7 +48,13 @@ MNIST_FILES = {
 EMOJI = "emoji-embedded"
 EMOJI_DIR = pathlib.Path(__file__).parent / "emoji"
 EMOJI_FILE = ("images.npz", "8166e7accf54828f6fb05bdd621a1e984cb5b1b009951f3daf2f8481043a1de2")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+# The files of a folder that are read as images (in any case: ".JPG" too), and those that are images Pillow
+# cannot decode: a folder holding one is refused, rather than trained without it.
+IMAGE_SUFFIXES = {".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff",
+                  ".pbm", ".pgm", ".ppm", ".pnm", ".tga", ".jp2", ".qoi"}
+UNREADABLE_IMAGE_SUFFIXES = {".heic": "HEIC", ".heif": "HEIF", ".jxl": "JPEG XL", ".svg": "SVG (a drawing, not pixels)",
+                             **{raw: "camera raw" for raw in (".cr2", ".cr3", ".nef", ".arw", ".dng", ".raf", ".orf",
+                                                              ".rw2")}}
 # Images decoded per round of the thread pool: bounds what a cache build holds in memory.
 DECODE_CHUNK = 512
 
@@ -230,42 +239,133 @@ def _fit_all(images, image_size, channels):
     return np.stack([fit_image(image, image_size, channels) for image in images])
 
 
-def folder_cache(directory, image_size=64, channels=3, verbose=True):
+def folder_cache(directory, image_size=64, channels=3, verbose=True, listing=None):
     """The ``ImageCache`` of a folder's images, decoded (in parallel, once) if it is not on disk yet.
 
-    Its key is every file's relative path, size and modification time: add,
-    remove or edit an image and the next call decodes the folder again.
+    Which files count, and how each is read, is ``list_folder``'s and
+    ``read_image``'s: see there (and docs/big-datasets.md). Its key is every
+    file's relative path, size and modification time: add, remove or edit an
+    image and the next call decodes the folder again. ``listing`` is the
+    folder's ``list_folder``, when the caller already has it.
     """
+    image_size, channels = _check_size_and_channels(image_size, channels)
+    listing = listing or list_folder(directory)
+    chunks = _decoded(listing.paths, lambda path: fit_image(read_image(path), image_size, channels))
+    return _cached(listing.label, (image_size, image_size, channels), listing.key, chunks, len(listing.paths),
+                   listing.directory, verbose)
+
+
+def _suffixes():
+    """The suffixes read as images here, and those of images that cannot be decoded here (-> their format)."""
+    try:  # Pillow 11.2 and later, where built with libavif
+        from PIL.AvifImagePlugin import SUPPORTED as avif
+    except ImportError:
+        avif = False
+    if avif:
+        return IMAGE_SUFFIXES | {".avif"}, UNREADABLE_IMAGE_SUFFIXES
+    return IMAGE_SUFFIXES, {**UNREADABLE_IMAGE_SUFFIXES, ".avif": "AVIF (this Pillow cannot read it)"}
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderListing:
+    """The image files of a folder, as ``folder_cache`` reads them, and the key of their cache."""
+
+    directory: pathlib.Path
+    paths: tuple
+    key: dict  # {"folder": the resolved path, "files": a digest of every file's relative path, size and mtime}
+
+    @property
+    def label(self):
+        return f"folder-{hashlib.sha256(os.fsencode(self.key['folder'])).hexdigest()[:8]}"
+
+    @property
+    def fingerprint(self):
+        """The images, wherever the folder is: their count and the digest of their paths, sizes and times."""
+        return {"images": len(self.paths), "files": self.key["files"]}
+
+
+def list_folder(directory):
+    """The image files under ``directory``, sorted, each once, as a ``FolderListing``; or one line saying why not.
+
+    - Image files are those ending in ``IMAGE_SUFFIXES``, in any case
+      (``.JPG``), directly or in sub-folders; other files are ignored,
+      except images Pillow cannot decode (HEIC, camera raw, ...: an error
+      that says to convert them), and AVIF where this Pillow lacks it.
+    - Hidden files and folders (names starting with ".": ``.DS_Store``, the
+      ``._photo.jpg`` copies macOS leaves on other disks, ``.git``) are skipped.
+    - Linked folders and files are followed. A folder or file reached twice
+      (two links to one folder, a link back up the tree) counts once, at the
+      first path in sorted order, so a cycle neither hangs nor duplicates.
+    - A link to nothing, or a sub-folder that cannot be listed, is an error
+      naming it: its images would otherwise be left out without a word.
+    """
+    if isinstance(directory, str) and not directory.strip():
+        raise UsageError("The image folder is an empty string; give its path (. for the working folder).")
     directory = pathlib.Path(directory)
     if not directory.is_dir():
         raise DatasetUnavailableError(f"{directory} is not a folder of images.")
-    paths = sorted(
-        path
-        for path in directory.rglob("*")
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
-    )
-    if not paths:
+
+    def unlistable(error):
+        raise DatasetUnavailableError(
+            f"Cannot list {error.filename} ({error.strerror}), so its images would be left out. "
+            f"Make it readable, or move it out of {directory}."
+        )
+
+    readable, undecodable = _suffixes()
+    found, folders, files = [], set(), set()
+    for root, subfolders, names in os.walk(directory, onerror=unlistable, followlinks=True):
+        folder = os.stat(root)
+        if (folder.st_dev, folder.st_ino) in folders:  # reached again through a link: listed once already
+            subfolders.clear()
+            continue
+        folders.add((folder.st_dev, folder.st_ino))
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(names):
+            suffix = os.path.splitext(name)[1].lower()
+            if not name.startswith(".") and suffix in undecodable:
+                raise DatasetUnavailableError(
+                    f"{pathlib.Path(root, name)} is an image in a format that cannot be decoded here "
+                    f"({undecodable[suffix]}), and leaving it out would train on part of {directory}. Convert such "
+                    f"files to PNG or JPEG, or move them out of the folder."
+                )
+            if name.startswith(".") or suffix not in readable:
+                continue
+            path = pathlib.Path(root, name)
+            try:
+                stat = path.stat()  # follows links
+            except FileNotFoundError:
+                raise DatasetUnavailableError(
+                    f"{path} is a link to {os.readlink(path)}, which does not exist. Restore the file, or "
+                    f"remove the link."
+                ) from None
+            if (stat.st_dev, stat.st_ino) not in files and os.path.isfile(path):
+                files.add((stat.st_dev, stat.st_ino))
+                found.append((path, stat))
+    if not found:
         raise DatasetUnavailableError(
             f"No images found under {directory}. Expected files ending in "
-            f"{', '.join(sorted(IMAGE_SUFFIXES))}, directly or in sub-folders."
+            f"{', '.join(sorted(readable))} (any case), directly or in sub-folders."
         )
-    label, key = _folder_key(directory, paths)
-    chunks = _decoded(paths, lambda path: fit_image(_read_image(path), image_size, channels))
-    return _cached(label, (image_size, image_size, channels), key, chunks, len(paths), directory, verbose)
+    found.sort(key=lambda item: item[0])
+    digest = hashlib.sha256()
+    for path, stat in found:  # the stat of the walk: the part of a warm start that grows with the folder
+        # os.fsencode: a file name that is not UTF-8 (its bytes kept as surrogates) is hashed as its bytes.
+        digest.update(os.fsencode(f"{path.relative_to(directory)}\0{stat.st_size}\0{stat.st_mtime_ns}\n"))
+    key = {"folder": str(directory.resolve()), "files": digest.hexdigest()}
+    return FolderListing(directory, tuple(path for path, _ in found), key)
 
 
-def _folder_key(directory, paths):
-    """A label naming the folder, and a key that changes when any file is added, removed or edited."""
-    root = str(directory.resolve())
-    listing = hashlib.sha256()
-    for path in paths:  # a stat each (about 20 us): the only part of a warm start that grows with the folder
-        stat = path.stat()
-        listing.update(f"{path.relative_to(directory)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return f"folder-{hashlib.sha256(root.encode()).hexdigest()[:8]}", {"folder": root, "files": listing.hexdigest()}
+def _check_size_and_channels(image_size, channels):
+    """``(image_size, channels)`` as ints, or one line saying which is wrong."""
+    image_size = check_whole_number("image_size", image_size, 1, "the side of the square images, in pixels")
+    if isinstance(channels, bool) or not isinstance(channels, numbers.Integral) or channels not in (1, 3):
+        raise UsageError(f"channels must be 1 or 3 (grayscale or RGB), got {channels!r}.")
+    return image_size, int(channels)
 
 
 def _cached(label, image_shape, key, chunks, count, source, verbose):
     """The cache of ``key``: opened if complete, else written from ``chunks`` (a generator, not started)."""
+    check_cache_setting()
     path = cache_path(label, image_shape, key)
     cache = open_cache(path)
     if cache is None:
@@ -291,14 +391,77 @@ def _decoded(items, fit):
             yield np.stack(list(pool.map(fit, chunk)))
 
 
-def _read_image(path):
+def read_image(path):
+    """One image file as a uint8 RGB array, read so that it looks as it does in an image viewer.
+
+    - Upright: the EXIF orientation of a phone photo is applied.
+    - 16-bit images (PNG, TIFF) are scaled to 8 bits (65535 -> 255), not
+      clipped; 32-bit integer pixels must lie in 0..65535 and are scaled the
+      same way; floating-point pixels must lie in [0, 1] (or [0, 255]).
+    - Transparent pixels (RGBA, grayscale with alpha, a palette or a colour
+      marked transparent) are laid on white, like the embedded emoji.
+    - Palette, 1-bit, CMYK, YCbCr, HSV and LAB images are converted to RGB
+      (LAB with littlecms; embedded colour profiles are not applied).
+    - An animated GIF, PNG or WebP, or a multi-page TIFF, gives its first frame.
+
+    A file that cannot be read so (empty, truncated, not an image, pixels out
+    of those ranges) is a ``DatasetUnavailableError`` naming it.
+    """
     try:
         with Image.open(path) as picture:
-            return np.asarray(picture.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as error:
-        raise DatasetUnavailableError(
-            f"Cannot read {path} as an image ({error}). Remove or replace it."
-        ) from error
+            picture.load()
+            ImageOps.exif_transpose(picture, in_place=True)  # a no-op without an EXIF orientation
+            return np.asarray(_as_rgb(picture, path))
+    except UsageError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error, ImportError,
+            Image.DecompressionBombError) as error:
+        why = "it is empty (0 bytes)" if _is_empty(path) else f"{type(error).__name__}: {error}"
+        raise DatasetUnavailableError(f"Cannot read {path} as an image ({why}). Remove or replace it.") from error
+
+
+def _is_empty(path):
+    try:
+        return os.path.getsize(path) == 0
+    except OSError:  # gone since it was listed: the error says so
+        return False
+
+
+def _as_rgb(picture, path):
+    """An upright Pillow image as 8-bit RGB, by the rules of ``read_image``."""
+    if picture.mode.startswith("I") or picture.mode == "F":
+        picture = _eight_bit(picture, path)
+    if picture.mode == "LAB":
+        from PIL import ImageCms
+
+        to_srgb = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
+        picture = ImageCms.applyTransform(picture, to_srgb)
+    if picture.mode == "P":
+        picture = picture.convert("RGBA" if "transparency" in picture.info else "RGB")
+    if picture.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in picture.info:
+        picture = Image.alpha_composite(Image.new("RGBA", picture.size, "white"), picture.convert("RGBA"))
+    return picture.convert("RGB")
+
+
+def _eight_bit(picture, path):
+    """A 16-bit, 32-bit integer or floating-point grayscale image as 8-bit (mode L), scaled, never clipped."""
+    pixels = np.asarray(picture, dtype="float64")
+    low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
+    if picture.mode == "F":
+        if not np.isfinite(pixels).all() or low < 0 or high > 255:
+            raise DatasetUnavailableError(
+                f"Cannot read {path}: its floating-point pixels run from {low:g} to {high:g}, and only [0, 1] "
+                f"(or [0, 255]) can be read as brightness. Save it as an 8-bit or 16-bit image."
+            )
+        scale = 255.0 if high <= 1.0 else 1.0
+    else:
+        if low < 0 or high > 65535:
+            raise DatasetUnavailableError(
+                f"Cannot read {path}: its integer pixels run from {low:g} to {high:g}, outside the 16-bit range "
+                f"0..65535 that is scaled to 8 bits. Save it as an 8-bit or 16-bit image."
+            )
+        scale = 1.0 / 257.0  # 65535 -> 255
+    return Image.fromarray(np.round(pixels * scale).astype("uint8"))
 
 
 def tfds_cache(name, image_size, channels, split="train", data_dir=None, verbose=True):
@@ -352,10 +515,12 @@ def open_images(dataset=MNIST, image_size=28, channels=1, image_dir=None, data_d
     ``ImageCache``, decoded on first use (see ``folder_cache``); ``make_dataset``
     reads it one batch at a time. Arguments as for ``load_images``.
     """
-    if channels not in (1, 3):
-        raise UsageError(f"channels must be 1 or 3, got {channels}.")
+    image_size, channels = _check_size_and_channels(image_size, channels)
     if image_dir is not None:
         return folder_cache(image_dir, image_size, channels)
+    if not isinstance(dataset, str) or not dataset.strip():
+        raise UsageError(f"dataset must be a name ({MNIST!r}, {EMOJI!r} or a tensorflow-datasets name), "
+                         f"got {dataset!r}; for a folder of images pass image_dir.")
     if dataset == MNIST:
         return to_unit_range(_fit_all(load_embedded_mnist(), image_size, channels))
     if dataset == EMOJI:
@@ -419,8 +584,13 @@ class TrainingBatches(keras.utils.PyDataset):
 
     def __init__(self, images, batch_size=128, seed=0, first_step=0):
         super().__init__()
+        batch_size = check_whole_number("batch_size", batch_size, 1, "images per step")
+        seed = check_whole_number("seed", seed, 0, "it picks each epoch's shuffle")
         if not isinstance(images, ImageCache):
             images = np.asarray(images)
+        if images.ndim != 4:
+            hint = " Add the channel axis: images[..., None]." if images.ndim == 3 else ""
+            raise UsageError(f"Expected images of shape (N, height, width, channels), got {images.shape}.{hint}")
         if images.dtype != np.uint8:
             check_unit_range(images)  # once, here: every later copy of the stream shares these images
         if len(images) < batch_size:

@@ -43,7 +43,7 @@ from dcgan_keras.data import (
     open_images,
     to_unit_range,
 )
-from dcgan_keras.errors import UsageError
+from dcgan_keras.errors import UsageError, check_whole_number
 from dcgan_keras.sampling import sample
 
 NUM_IMAGES = 5000  # MNIST, per side: generated vs reference, and the real floor
@@ -68,11 +68,16 @@ class Evaluator:
     default_num_images = NUM_IMAGES
 
     def __init__(self, num_subsets=100, subset_size=1000):
-        self.num_subsets, self.subset_size = num_subsets, subset_size
+        self.num_subsets = check_whole_number("num_subsets", num_subsets, 1, "KID's random subsets")
+        self.subset_size = check_whole_number("subset_size", subset_size, 2, "images in each KID subset")
 
     def scores(self, images, seed=0):
-        """FID, KID (and class coverage where there is a classifier) of ``images`` in [-1, 1]."""
-        features, probabilities = self.embed(_check_images(images))
+        """FID, KID (and class coverage where there is a classifier) of ``images`` in [-1, 1] (2 or more)."""
+        images = _check_images(images)
+        if len(images) < 2:
+            raise UsageError(f"Scoring needs at least 2 images (FID fits a covariance to them), got {len(images)}; "
+                             f"use thousands ({self.default_num_images} here) for a score worth comparing.")
+        features, probabilities = self.embed(images)
         kid, kid_std = metrics.kid(features, self.reference, self.num_subsets, self.subset_size, seed)
         result = {"num_images": len(features), "fid": metrics.fid(features, self.reference), "kid": kid,
                   "kid_std": kid_std}
@@ -89,8 +94,9 @@ class Evaluator:
         holds (5,000 digits, 1,893 emoji). ``output_range`` maps another output
         range (a sigmoid's (0, 1)) to [-1, 1].
         """
-        low, high = output_range
-        images = (sample(generator, num_images or self.default_num_images, seed) - low) / (high - low) * 2.0 - 1.0
+        num_images = self.default_num_images if num_images is None else check_num_images(num_images)
+        low, high = _check_output_range(output_range)
+        images = (sample(generator, num_images, seed) - low) / (high - low) * 2.0 - 1.0
         return self.scores(images, seed)
 
 
@@ -125,7 +131,8 @@ class ClassifierEvaluator(Evaluator):
 
         Use the generator's ``num_images`` (at most ``len(self.real_half)``).
         """
-        return self.scores(self.real_half[: num_images or self.default_num_images], seed)
+        num_images = self.default_num_images if num_images is None else check_num_images(num_images)
+        return self.scores(self.real_half[:num_images], seed)
 
 
 class MnistEvaluator(ClassifierEvaluator):
@@ -231,6 +238,7 @@ def make_evaluator(features, num_images, image_shape=None, dataset=MNIST, image_
     """
     if features in EVALUATORS:
         return offline_evaluator(features)
+    num_images = check_num_images(num_images)
     if images is None:
         size, _, channels = image_shape
         images = open_images(dataset, size, channels, image_dir)
@@ -284,9 +292,25 @@ def _halves(groups, seed=1):
     return reference[:size], real[:size]
 
 
+def check_num_images(num_images):
+    return check_whole_number("num_images", num_images, 2, "samples to score, or None for the default; FID "
+                                                           "fits a covariance, so at least 2")
+
+
+def _check_output_range(output_range):
+    try:
+        low, high = (float(end) for end in output_range)
+    except (TypeError, ValueError):
+        low = high = None
+    if low is None or not low < high:
+        raise UsageError(f"output_range must be (low, high) with low < high, such as (-1, 1) for tanh or (0, 1) "
+                         f"for a sigmoid, got {output_range!r}.")
+    return low, high
+
+
 def _check_images(images):
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(f"Expected images of shape (N, height, width, 1 or 3), got {images.shape}.")
+        raise UsageError(f"Expected images of shape (N, height, width, 1 or 3), got {images.shape}.")
     check_unit_range(images, "A sigmoid generator's (0, 1) output needs evaluate_generator(..., output_range=(0, 1)).")
     return images.astype("float32")

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 import pathlib
+import shutil
 
 from dcgan_keras.errors import UsageError
 
@@ -20,8 +21,18 @@ try:
 except ImportError:  # Windows: folder_lock locks nothing there
     fcntl = None
 
-# Where retrained evaluation networks and cached notebook runs live.
-CACHE_DIR = pathlib.Path(os.environ.get("DCGAN_KERAS_CACHE", pathlib.Path.home() / ".cache" / "dcgan_keras"))
+# Where retrained evaluation networks and cached notebook runs live. An empty DCGAN_KERAS_CACHE would
+# mean the working folder: it is refused (check_cache_setting), and never used.
+CACHE_DIR = pathlib.Path(os.environ.get("DCGAN_KERAS_CACHE", "").strip()
+                         or pathlib.Path.home() / ".cache" / "dcgan_keras")
+
+
+def check_cache_setting():
+    """Raise ``UsageError`` if ``DCGAN_KERAS_CACHE`` is set but empty (the command line checks it first)."""
+    setting = os.environ.get("DCGAN_KERAS_CACHE")
+    if setting is not None and not setting.strip():
+        raise UsageError("DCGAN_KERAS_CACHE is set but empty, which would put the cache in the working folder. "
+                         "Unset it (the cache is then ~/.cache/dcgan_keras) or set it to a folder.")
 
 
 def replace_atomically(write, path):
@@ -29,11 +40,17 @@ def replace_atomically(write, path):
 
     The temporary file is a sibling (same folder, so the rename is atomic),
     and its name keeps the suffix intact: Keras insists on ".weights.h5".
+    A write that fails (a full disk, Ctrl-C) removes its temporary file.
     """
     directory, name = os.path.split(str(path))
     partial = os.path.join(directory, f"partial-{name}")
-    write(partial)
-    os.replace(partial, path)
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
     return pathlib.Path(path)
 
 
@@ -42,38 +59,89 @@ def write_text_atomically(text, path):
     return replace_atomically(lambda partial: pathlib.Path(partial).write_text(text), path)
 
 
+@dataclasses.dataclass
+class LockedFolder:
+    """What ``folder_lock`` made: the folder (and the parents it lacked) and its ``.lock`` file."""
+
+    folder: pathlib.Path
+    made_folder: pathlib.Path | None = None  # the outermost folder this process made: the folder or a parent
+    made_lock_file: bool = False
+    previous_holder: bytes = b""  # what the lock file said before this process wrote its id in it
+
+    def take_back(self, keep_folder=False):
+        """Undo what this process did to the folder, for a command that failed: remove the folder if it made
+        it (unless ``keep_folder``), else remove the lock file it made or put back what that file said.
+        Call it while holding the lock: no other process is using the folder."""
+        lock = self.folder / ".lock"
+        with contextlib.suppress(OSError):
+            if self.made_folder and not keep_folder:
+                shutil.rmtree(self.made_folder)
+            elif self.made_lock_file:
+                lock.unlink()
+            else:
+                lock.write_bytes(self.previous_holder)
+
+
 @contextlib.contextmanager
 def folder_lock(folder, holder="another process"):
     """Hold an exclusive lock on ``folder`` for the ``with`` block, or raise ``UsageError``.
 
     An ``flock`` on ``folder/.lock``: the kernel drops it when the holder
     exits, even by SIGKILL, so a crash never leaves a stale lock. Where
-    ``fcntl`` does not exist (Windows) there is no lock.
+    ``fcntl`` does not exist (Windows) there is no lock. Yields a
+    ``LockedFolder``: whether this process made the folder and the lock
+    file. A process refused the lock changes nothing.
     """
-    if fcntl is None:
-        yield
-        return
     folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as handle:
+    locked = LockedFolder(folder, made_folder=_make_folder(folder))
+    if fcntl is None:
+        yield locked
+        return
+    lock = folder / ".lock"
+    locked.made_lock_file = not lock.exists()
+    try:
+        handle = open(lock, "a+b")
+    except OSError as error:
+        raise UsageError(f"Cannot open the lock file {lock} ({error.strerror}). Remove it if it is not a file, "
+                         "or choose another folder.") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            pid = handle.read().strip() or "unknown"
+            pid = handle.read(40).decode(errors="replace").strip() or "unknown"
             raise UsageError(f"{folder} is in use by {holder} (process {pid}). "
                              "Wait for it to finish, or use another folder.") from None
+        handle.seek(0)
+        locked.previous_holder = handle.read()
         handle.truncate(0)
-        handle.write(str(os.getpid()))
+        handle.write(str(os.getpid()).encode())
         handle.flush()
         try:
-            yield
+            yield locked
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _make_folder(folder):
+    """Make ``folder`` and its parents; the outermost folder this call made, or None if ``folder`` was there."""
+    if folder.is_dir():
+        return None
+    outermost = folder
+    while not outermost.parent.exists():
+        outermost = outermost.parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir()
+    except FileExistsError:  # made by another process a moment ago
+        return None
+    return outermost
+
+
 def check_writable_folder(folder, option="--output"):
     """Raise ``UsageError`` unless ``folder`` is, or can be made as, a folder this process can write in."""
+    folder = pathlib.Path(folder)
+    _check_name_lengths(folder, option)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{option} {folder} is a file; give a folder.")
     existing = next(parent for parent in [folder, *folder.absolute().parents] if parent.exists())
@@ -81,6 +149,21 @@ def check_writable_folder(folder, option="--output"):
         raise UsageError(f"{option} {folder}: {existing} is a file, so no folder can be made under it.")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {folder}: this user cannot write in {existing}. Choose another folder.")
+
+
+def _check_name_lengths(folder, option):
+    """``UsageError`` for a path the file system cannot hold: a name over 255 bytes, or a path over 4096."""
+    try:
+        longest = os.pathconf("/", "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):
+        longest = 255
+    too_long = [part for part in folder.parts if len(os.fsencode(part)) > longest]
+    if too_long:
+        raise UsageError(f"{option} {folder}: the name {too_long[0][:40]}... is {len(os.fsencode(too_long[0]))} "
+                         f"bytes long, more than the {longest} the file system allows. Choose a shorter name.")
+    if len(os.fsencode(str(folder.absolute()))) >= 4096:
+        raise UsageError(f"{option} {str(folder)[:60]}...: the path is longer than the 4096 bytes the file system "
+                         "allows. Choose a shorter one.")
 
 
 def frame_name(epoch):

@@ -14,6 +14,7 @@ killed build leaves a ``partial-`` file that is never read, and a file whose
 length does not match its header is rebuilt. Clear it by deleting the folder.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -111,6 +112,27 @@ def write_cache(path, image_shape, chunks, count=None, verbose=True):
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _one_builder(path):
+        cache = open_cache(path)  # built by another process while this one waited
+        return cache if cache is not None else _write_cache(path, image_shape, chunks, count, verbose)
+
+
+@contextlib.contextmanager
+def _one_builder(path):
+    """Hold ``path.lock`` (an ``flock``, dropped by the kernel when a holder dies): two processes that need
+    the same cache at once build it once, the second waiting for the first, not both into one temporary file."""
+    if files.fcntl is None:  # Windows
+        yield
+        return
+    with open(f"{path}.lock", "a+b") as handle:
+        files.fcntl.flock(handle, files.fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            files.fcntl.flock(handle, files.fcntl.LOCK_UN)
+
+
+def _write_cache(path, image_shape, chunks, count, verbose):
     progress = keras.utils.Progbar(count, unit_name="image", verbose=1 if verbose else 0)
 
     def write(partial):

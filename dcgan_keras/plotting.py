@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from dcgan_keras.data import to_uint8
+from dcgan_keras.errors import UsageError, check_whole_number
 from dcgan_keras.files import replace_atomically
 
 # The training metrics in the order a reader compares them.
@@ -22,7 +23,17 @@ HISTORY_PANELS = (("d_loss", "g_loss"), ("D_x", "D_G_z"))
 
 
 def image_grid(images, columns=None, padding=2):
-    """Tile images in [-1, 1] of shape (N, H, W, C) into one uint8 picture."""
+    """Tile images in [-1, 1] of shape (N, H, W, C) into one uint8 picture (C is 1 or 3, N at least 1).
+
+    ``columns`` defaults to a square grid's; the last row may be short.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or not len(images):
+        raise UsageError(f"Expected at least one image, in an array of shape (N, height, width, 1 or 3), "
+                         f"got {images.shape}.")
+    if columns is not None:
+        columns = check_whole_number("columns", columns, 1, "images per row of the grid")
+    padding = check_whole_number("padding", padding, 0, "pixels between the images")
     images = to_uint8(images)
     count, height, width, channels = images.shape
     columns = columns or int(np.ceil(np.sqrt(count)))
@@ -66,9 +77,47 @@ def save_image(picture, path, scale=1):
     return replace_atomically(lambda partial: pathlib.Path(partial).write_bytes(encoded), path)
 
 
+# The widest and tallest a saved grid should be, in pixels: any image viewer opens it (and Pillow,
+# whose decompression-bomb guard refuses about 179 million pixels).
+GRID_SIDE = 4096
+
+
+def grid_columns(image_shape, scale=2, padding=2):
+    """How many images of ``image_shape`` fit side by side in a ``save_grid`` of at most GRID_SIDE pixels."""
+    return max(1, (GRID_SIDE // scale - padding) // (image_shape[1] + padding))
+
+
 def save_grid(images, path, columns=None, scale=2):
-    """Write images in [-1, 1] as one PNG grid."""
-    return save_image(image_grid(images, columns), path, scale)
+    """Write float images in [-1, 1] of shape (N, H, W, 1 or 3) as one PNG grid at ``path`` (a .png file).
+
+    ``columns`` as in ``image_grid``; each pixel becomes ``scale`` x ``scale``. Returns the path.
+    """
+    picture = image_grid(_check_range(images), columns)
+    return save_image(picture, _png_path(path), check_whole_number("scale", scale, 1, "pixels per image pixel"))
+
+
+def _check_range(images):
+    """Float images in [-1, 1], or one line saying what they are (NaN is drawn black: a diverged run's grid)."""
+    images = np.asarray(images)
+    if not np.issubdtype(images.dtype, np.floating):
+        raise UsageError(f"save_grid draws float images in [-1, 1], got dtype {images.dtype}. "
+                         "Use dcgan_keras.data.to_unit_range(images) for uint8 pixels.")
+    finite = images[np.isfinite(images)]
+    if finite.size and (finite.min() < -1.001 or finite.max() > 1.001):
+        raise UsageError(f"save_grid draws images in [-1, 1] (what the generator makes), got "
+                         f"[{finite.min():.3g}, {finite.max():.3g}]; scale them to [-1, 1] first.")
+    return images
+
+
+def _png_path(path):
+    if isinstance(path, str) and not path.strip():
+        raise UsageError("The grid's path is an empty string; give a file name such as grid.png.")
+    path = pathlib.Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give the grid a file name in it, such as {path / 'grid.png'}.")
+    if path.suffix.lower() != ".png":
+        raise UsageError(f"save_grid writes PNG files; give a path ending in .png, not {path.name!r}.")
+    return path
 
 
 def save_gif(frame_paths, path, seconds_per_frame=0.4, hold_last=4, max_side=320):
@@ -86,7 +135,8 @@ def save_gif(frame_paths, path, seconds_per_frame=0.4, hold_last=4, max_side=320
         raise ValueError("save_gif needs at least one frame.")
     durations = [int(seconds_per_frame * 1000)] * len(frames)
     durations[-1] *= hold_last  # linger on the final result before looping
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    replace_atomically(lambda partial: frames[0].save(partial, format="GIF", save_all=True, append_images=frames[1:],
+                                                      duration=durations, loop=0), path)
     return pathlib.Path(path)
 
 
@@ -148,7 +198,7 @@ def plot_history(history, path=None, title="DCGAN training"):
     figure.suptitle(title)
     figure.tight_layout()
     if path is not None:
-        figure.savefig(path, dpi=100)
+        replace_atomically(lambda partial: figure.savefig(partial, dpi=100), path)
     return figure
 
 

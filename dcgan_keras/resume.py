@@ -15,6 +15,7 @@ finishes a half-done epoch, trains the rest, and stops with one line of
 advice when a loss turns NaN, keeping the last good snapshot.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -24,7 +25,8 @@ import shutil
 import keras
 import numpy as np
 
-from dcgan_keras.errors import UsageError
+from dcgan_keras.damaged import DamagedFile, read_json, reason, show, whole
+from dcgan_keras.errors import UsageError, check_path, check_whole_number
 
 SNAPSHOT_PREFIX = "step-"
 
@@ -52,17 +54,106 @@ def snapshots(directory):
 
 
 def latest_position(directory):
-    """``{"epoch", "step", "global_step"}`` of the newest snapshot, or None."""
-    found = snapshots(directory)
-    return json.loads((found[-1] / "position.json").read_text()) if found else None
+    """``{"epoch", "step", "global_step"}`` of the newest snapshot whose position reads, or None."""
+    for snapshot in reversed(snapshots(directory)):
+        try:
+            return read_position(snapshot)
+        except DamagedFile:
+            continue
+    return None
+
+
+def read_position(snapshot):
+    """A snapshot's position.json, checked against itself and the folder's name; ``DamagedFile`` if it is not."""
+    path = pathlib.Path(snapshot) / "position.json"
+    position = read_json(path)
+    fields = ("epoch", "step", "global_step")
+    if not (isinstance(position, dict) and all(whole(position.get(field)) for field in fields)
+            and whole(position.get("steps_per_epoch", 1), 1)):
+        raise DamagedFile(path, f"it reads {show(position)}, not a training position")
+    per_epoch = position.get("steps_per_epoch")
+    consistent = path.parent.name == f"{SNAPSHOT_PREFIX}{position['global_step']:010d}" and (
+        per_epoch is None or (position["step"] < per_epoch
+                              and position["epoch"] * per_epoch + position["step"] == position["global_step"]))
+    if not consistent:
+        raise DamagedFile(path, f"its numbers do not add up: {show(position)}")
+    return position
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """A snapshot read back whole: its folder, position and arrays, and the newer damaged ones passed over."""
+
+    path: pathlib.Path
+    position: dict
+    arrays: dict
+    passed_over: tuple = ()  # the DamagedFile of each newer snapshot, newest first
+
+    def describe(self):
+        return describe_position(self.position)
+
+
+def describe_position(position):
+    """Where a snapshot stands, in words: "epoch 3, step 7", or "the end of epoch 2" (epoch 3, step 0)."""
+    if position["step"] == 0 and position["epoch"] > 0:
+        return f"the end of epoch {position['epoch']}"
+    return f"epoch {position['epoch'] + 1}, step {position['step']}"
+
+
+def read_snapshot(snapshot):
+    """The whole snapshot in folder ``snapshot``, every array read and checksummed; ``DamagedFile`` if not."""
+    snapshot = pathlib.Path(snapshot)
+    position = read_position(snapshot)
+    path = snapshot / "state.npz"
+    try:
+        with np.load(path) as stored:  # np.savez writes a zip: each array's checksum is checked as it is read
+            arrays = {name: stored[name] for name in stored.files}
+    except FileNotFoundError:
+        raise DamagedFile(path, "missing") from None
+    except Exception as error:  # numpy and zipfile raise many types for a damaged file
+        why = "empty" if path.stat().st_size == 0 else f"cut short or overwritten: {reason(error)}"
+        raise DamagedFile(path, why) from None
+    if not arrays or any(not np.issubdtype(array.dtype, np.number) and array.dtype != bool
+                         for array in arrays.values()):
+        raise DamagedFile(path, "it does not hold the training state's arrays")
+    return Snapshot(snapshot, position, arrays)
+
+
+def usable_snapshot(directory):
+    """The newest snapshot under ``directory`` that reads whole, or None when there is none.
+
+    A damaged newer one is passed over (and named in ``passed_over``) when an
+    older one is intact; when every one is damaged, the newest one's
+    ``DamagedFile`` is raised.
+    """
+    damaged = []
+    for snapshot in reversed(snapshots(directory)):
+        try:
+            found = read_snapshot(snapshot)
+        except DamagedFile as error:
+            damaged.append(error)
+            continue
+        return dataclasses.replace(found, passed_over=tuple(damaged))
+    if damaged:
+        raise damaged[0]
+    return None
+
+
+def check_steps_per_epoch(position, per_epoch, directory):
+    """``UsageError`` unless ``position`` is a snapshot of a run with ``per_epoch`` steps per epoch."""
+    if position["global_step"] and position.get("steps_per_epoch", per_epoch) != per_epoch:
+        raise UsageError(
+            f"The snapshot in {directory} has {position['steps_per_epoch']} steps per epoch, this data "
+            f"{per_epoch}. Resume with the same data and batch size, or start again elsewhere."
+        )
 
 
 def save_state(gan, directory, global_step, steps_per_epoch):
     """Write a snapshot of ``gan`` at ``global_step`` and drop the older ones.
 
     Everything is written into a ``partial-`` folder first and renamed into
-    place, position last; a half-written folder is never read and is removed
-    by the next save.
+    place, position last; a half-written folder is never read, is removed
+    when the save fails (a full disk, Ctrl-C) and else by the next save.
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -77,10 +168,14 @@ def save_state(gan, directory, global_step, steps_per_epoch):
         for group, variables in state_variables(gan).items()
         for index, variable in enumerate(variables)
     }
-    np.savez(partial / "state.npz", **arrays)
     epoch, step = divmod(global_step, steps_per_epoch)
     position = {"epoch": epoch, "step": step, "global_step": global_step, "steps_per_epoch": steps_per_epoch}
-    (partial / "position.json").write_text(json.dumps(position))
+    try:
+        np.savez(partial / "state.npz", **arrays)
+        (partial / "position.json").write_text(json.dumps(position))
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # the older snapshot stays the newest
+        raise
     shutil.rmtree(directory / name, ignore_errors=True)
     os.replace(partial, directory / name)
     for stale in directory.iterdir():
@@ -89,17 +184,17 @@ def save_state(gan, directory, global_step, steps_per_epoch):
     return position
 
 
-def restore_state(gan, directory):
-    """Load the newest snapshot into ``gan``; returns its position and metric values, or (None, None).
+def restore_state(gan, directory, snapshot=None):
+    """Load the newest intact snapshot into ``gan``; returns its position and metric values, or (None, None).
 
-    The metrics are returned, not assigned: ``fit()`` resets them at the start
-    of every epoch, so ``StateBackup`` puts them back after that reset.
+    ``snapshot`` is one ``usable_snapshot`` has read already. The metrics are
+    returned, not assigned: ``fit()`` resets them at the start of every
+    epoch, so ``StateBackup`` puts them back after that reset.
     """
-    found = snapshots(directory)
-    if not found:
+    snapshot = snapshot or usable_snapshot(directory)
+    if snapshot is None:
         return None, None
-    with np.load(found[-1] / "state.npz") as stored:
-        arrays = dict(stored)
+    arrays = snapshot.arrays
     metrics = None
     for group, variables in state_variables(gan).items():
         values = [arrays.get(f"{group}/{index}") for index in range(len(variables))]
@@ -107,7 +202,7 @@ def restore_state(gan, directory):
         if ([None if value is None else value.shape for value in values] != expected
                 or f"{group}/{len(variables)}" in arrays):
             raise UsageError(
-                f"The snapshot in {found[-1]} was written by a different model ({group} does not match). "
+                f"The snapshot in {snapshot.path} was written by a different model ({group} does not match). "
                 f"Resume with the options that started the run, or start again elsewhere."
             )
         if group == "metrics":
@@ -115,7 +210,7 @@ def restore_state(gan, directory):
         else:
             for variable, value in zip(variables, values):
                 variable.assign(value)
-    return json.loads((found[-1] / "position.json").read_text()), metrics
+    return dict(snapshot.position), metrics
 
 
 class StateBackup(keras.callbacks.Callback):
@@ -165,6 +260,13 @@ class StateBackup(keras.callbacks.Callback):
         save_state(self.model, self.directory, self.global_step, self.steps_per_epoch)
 
 
+def passed_over_note(snapshot):
+    """One line: which damaged snapshot was passed over, and the older one a run resumes from instead."""
+    newest = snapshot.passed_over[0]
+    return (f"Resuming from the older snapshot {snapshot.path.name} ({snapshot.describe()}): the newest one is "
+            f"damaged ({newest.path}: {newest.why}) and is replaced at its step.")
+
+
 class _StopAtEpochEnd(keras.callbacks.Callback):
     """End a ``fit()`` after its first epoch (the rest of a half-done one)."""
 
@@ -172,21 +274,29 @@ class _StopAtEpochEnd(keras.callbacks.Callback):
         self.model.stop_training = True
 
 
-def fit_resumably(gan, batches, epochs, directory, every_steps=0, callbacks=(), verbose=1):
+def fit_resumably(gan, batches, epochs, directory, every_steps=0, callbacks=(), verbose=1, snapshot=None):
     """``gan.fit(batches, epochs=epochs)`` that resumes exactly from ``directory``.
 
     ``batches`` is a ``data.TrainingBatches`` starting at step 0. Returns the
     position trained from (``{"epoch": 0, "step": 0, ...}`` for a new run).
-    Raises ``TrainingDiverged`` when a loss stops being finite.
+    It resumes from the newest snapshot that reads whole (``usable_snapshot``;
+    a damaged newer one is passed over, and said so), or from ``snapshot``,
+    one read already. Raises ``TrainingDiverged`` when a loss stops being finite.
     """
-    position, metrics = restore_state(gan, directory)
+    epochs = check_whole_number("epochs", epochs, 1, "the epoch to train up to, counting those already trained")
+    every_steps = check_whole_number("every_steps", every_steps, 0, "steps between extra backups; 0 for none")
+    check_path("directory", directory)
+    if not (hasattr(batches, "starting_at") and hasattr(batches, "steps_per_epoch")):
+        raise UsageError(f"fit_resumably needs the stream of dcgan_keras.make_dataset(images, batch_size, seed), "
+                         f"which it can restart at any step; got {type(batches).__name__}.")
+    if snapshot is None:
+        snapshot = usable_snapshot(directory)
+        if snapshot is not None and snapshot.passed_over and verbose:
+            print(passed_over_note(snapshot))
+    position, metrics = restore_state(gan, directory, snapshot)
     position = position or {"epoch": 0, "step": 0, "global_step": 0}
     per_epoch = batches.steps_per_epoch
-    if position["global_step"] and position.get("steps_per_epoch", per_epoch) != per_epoch:
-        raise UsageError(
-            f"The snapshot in {directory} has {position['steps_per_epoch']} steps per epoch, this data "
-            f"{per_epoch}. Resume with the same data and batch size, or start again elsewhere."
-        )
+    check_steps_per_epoch(position, per_epoch, directory)
     backup = StateBackup(directory, per_epoch, every_steps, position["global_step"],
                          metrics if position["step"] else None)
     epoch, step = position["epoch"], position["step"]

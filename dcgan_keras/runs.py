@@ -13,7 +13,9 @@ artefacts. The file names are ``files.RunPaths``. Scripts can call it too::
 
 import contextlib
 import dataclasses
+import errno
 import json
+import numbers
 import pathlib
 import shutil
 import time
@@ -23,14 +25,31 @@ import keras
 from dcgan_keras import data, devices, formulation, precision
 from dcgan_keras import evaluate as scoring
 from dcgan_keras.callbacks import HistoryCSV, QualityCheckpoint, SampleGrid, TensorBoardLogger, require_tensorboard
+from dcgan_keras.damaged import DamagedFile, check_folders, check_history, check_picture, check_quality, read_record
 from dcgan_keras.distribute import check_global_batch, data_parallel
 from dcgan_keras.errors import UsageError
-from dcgan_keras.files import RunPaths, check_writable_folder, folder_lock, write_text_atomically
+from dcgan_keras.files import (
+    RunPaths,
+    check_writable_folder,
+    folder_lock,
+    replace_atomically,
+    write_text_atomically,
+)
 from dcgan_keras.gan import DCGAN
 from dcgan_keras.image_cache import ImageCache
-from dcgan_keras.models import num_stages
+from dcgan_keras.models import LARGEST_SEED, num_stages
 from dcgan_keras.plotting import plot_history, read_history_csv, save_gif
-from dcgan_keras.resume import fit_resumably, latest_position
+from dcgan_keras.resume import (
+    Snapshot,
+    check_steps_per_epoch,
+    describe_position,
+    fit_resumably,
+    latest_position,
+    passed_over_note,
+    restore_state,
+    snapshots,
+    usable_snapshot,
+)
 
 # The options that shape the trajectory: a run can only be resumed with the same ones.
 RUN_DEFINING_OPTIONS = ("dataset", "image_dir", "image_size", "channels", "batch_size", "width", "kernel_size",
@@ -69,6 +88,10 @@ class TrainConfig:
         """A config from ``train``'s options (None or missing: the default for the data), checked."""
         names = {field.name for field in dataclasses.fields(cls)}
         options = {name: value for name, value in options.items() if name in names and value is not None}
+        for name in ("output", "image_dir"):  # pathlib.Path("") is the working folder: never meant
+            if isinstance(options.get(name), str) and not options[name].strip():
+                raise UsageError(f"--{name.replace('_', '-')} is an empty string; give a folder (. for the working "
+                                 "folder).")
         config = cls(**options)
         info = data.dataset_info("folder" if config.image_dir is not None else config.dataset)
         size, channels = config.image_size or info.image_size, config.channels or info.channels
@@ -85,6 +108,10 @@ class TrainConfig:
             output=pathlib.Path(config.output),
             image_dir=None if config.image_dir is None else pathlib.Path(config.image_dir))
         num_stages(config.image_size)  # reject a bad size before loading any data
+        if isinstance(config.seed, bool) or not isinstance(config.seed, numbers.Integral) or not (
+                0 <= config.seed <= LARGEST_SEED):
+            raise UsageError(f"seed must be a whole number from 0 to {LARGEST_SEED} (each layer draws from seed * "
+                             f"1000 + its index, and JAX takes 32-bit seeds), got {config.seed!r}.")
         if config.tensorboard:
             require_tensorboard()  # before anything is written
         check_writable_folder(config.output)
@@ -104,32 +131,100 @@ def _features_for(info, image_shape):
     return info.features if info.features and scoring.for_shape(image_shape) == info.features else "inception"
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``train``; the message says where the newest snapshot is and how to resume from it."""
+
+
 def train(config):
-    """Claim the folder, load, build, fit (resuming exactly), write: the whole ``train`` command."""
+    """Claim the folder, load, build, fit (resuming exactly), write: the whole ``train`` command.
+
+    Nothing in the folder changes until everything it holds that the run will
+    rely on has been read back and checked, the data loaded and the model
+    built: a refused command (a ``UsageError``) leaves the folder as it was,
+    and takes back the folder or lock file it made. Ctrl-C raises
+    ``TrainingInterrupted``, and a full disk a ``UsageError``, each saying
+    where the newest snapshot is; rerunning the same command resumes from it.
+    """
     paths = RunPaths(config.output)
-    new_folder = not paths.output.exists()
-    try:
-        with folder_lock(paths.output, holder="another train command"):
+    with folder_lock(paths.output, holder="another train command") as locked:
+        try:
             _train_in(config, paths)
-    except UsageError:
-        if new_folder and latest_position(paths.backup) is None:
-            shutil.rmtree(paths.output, ignore_errors=True)  # made by this command, holding nothing yet
-        raise
+        except BaseException as error:
+            if isinstance(error, (UsageError, KeyboardInterrupt)) or _machine_limit(error):
+                # A new folder holding no snapshot yet is removed; else only a lock file this command made.
+                locked.take_back(keep_folder=bool(snapshots(paths.backup)))
+            if isinstance(error, KeyboardInterrupt):
+                raise TrainingInterrupted(_interrupted(paths)) from None
+            limit = None if isinstance(error, UsageError) else _machine_limit(error)
+            if limit is not None:
+                raise UsageError(_stopped_by(limit, paths)) from None
+            raise
+
+
+# The errors a machine's limits give, not a bug's: each ends ``train`` in one line.
+MACHINE_LIMITS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                  errno.EFBIG: "a file grew past the size this process may write", errno.EROFS:
+                  "the file system is read-only", errno.EACCES: "permission denied", errno.EPERM:
+                  "operation not permitted", errno.EIO: "an input/output error"}
+
+
+def _machine_limit(error):
+    """The ``OSError`` of a machine limit behind ``error`` (Keras may wrap it), or None."""
+    for _ in range(8):
+        if isinstance(error, OSError) and error.errno in MACHINE_LIMITS:
+            return error
+        error = error.__cause__ or error.__context__
+        if error is None:
+            return None
+    return None
+
+
+def _newest_snapshot_words(paths):
+    position = latest_position(paths.backup)
+    return None if position is None else describe_position(position)
+
+
+def _stopped_by(error, paths):
+    """One line for a run stopped by a full disk (or another limit of the machine)."""
+    where = error.filename or paths.output
+    newest = _newest_snapshot_words(paths)
+    kept = (f"The newest snapshot ({newest}) is kept in {paths.backup}; free some space (or fix the folder) and "
+            f"run the same command again to resume from it." if newest else
+            "No snapshot was saved yet; free some space (or fix the folder) and run the same command again.")
+    return f"Training stopped writing {where}: {MACHINE_LIMITS[error.errno]} ({error.strerror}). {kept}"
+
+
+def _interrupted(paths):
+    """One line for Ctrl-C: where the newest snapshot is, and that the same command resumes from it."""
+    newest = _newest_snapshot_words(paths)
+    if newest is None:
+        return "Interrupted before the first snapshot; run the same command again to start the run."
+    return (f"Interrupted. The newest snapshot ({newest}) is in {paths.backup}; run the same command again to "
+            f"resume from it exactly.")
 
 
 def _train_in(config, paths):
     """The ``train`` command inside its locked folder."""
-    earlier_seconds = 0.0 if config.overwrite else _recorded_seconds(paths)  # trained further: add to its time
-    position = claim_run_folder(config, paths)
+    # The folder's images are listed before the run folder is claimed: claiming compares them with the run's.
+    listing = None if config.image_dir is None else data.list_folder(config.image_dir)
+    claim = claim_run_folder(config, paths, listing)
     # First, before any other TensorFlow work: a multi-worker strategy cannot start after it.
     parallel = _data_parallel(config)
-    images = _load_training_images(config)
+    images = _load_training_images(config, listing)
     # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
     evaluator = (scoring.make_evaluator(config.features, config.eval_images, images=images) if config.eval_every
                  else None)
     gan = _build_gan(config, parallel)
     batches = data.make_dataset(images, config.batch_size, seed=config.seed)
+    position = claim.position
+    if position is not None:  # a snapshot of another model or data is refused before the folder changes
+        restore_state(gan, paths.backup, claim.snapshot)
+        check_steps_per_epoch(position, batches.steps_per_epoch, paths.backup)
+    _commit(config, paths, claim, listing)  # the first change to the folder
+    earlier_seconds = claim.earlier_seconds  # trained further: add to its time
     if position:
+        if claim.snapshot.passed_over:
+            print(passed_over_note(claim.snapshot))
         print(f"Resuming the run in {paths.output} at epoch {position['epoch'] + 1}, step {position['step']} "
               f"of {batches.steps_per_epoch}, exactly where its last backup left it.")
     print(f"Training on {len(images)} images, {batches.steps_per_epoch} batches "
@@ -138,43 +233,62 @@ def _train_in(config, paths):
         print(f"Logging every epoch to TensorBoard; watch it with: tensorboard --logdir {paths.tensorboard}")
     started = time.perf_counter()
     fit_resumably(gan, batches, config.epochs, paths.backup, config.backup_every,
-                  _training_callbacks(config, paths, evaluator), config.verbose)
+                  _training_callbacks(config, paths, evaluator), config.verbose, snapshot=claim.snapshot)
     seconds = time.perf_counter() - started
     written = _write_artefacts(config, paths, gan)
-    _write_record(paths, config, finished_epochs=config.epochs, train_seconds=earlier_seconds + seconds)
+    _write_record(paths, config, finished_epochs=config.epochs, train_seconds=earlier_seconds + seconds,
+                  listing=listing)
     done = (position or {}).get("global_step", 0) / batches.steps_per_epoch
     _report(config, written, config.epochs - done, seconds)
 
 
-def _write_record(paths, config, finished_epochs=None, train_seconds=None):
-    """run.json: the options that define the run, how many epochs are finished (None: in progress), and
-    the seconds that the finished sessions spent training (scoring included, loading excluded)."""
+def _write_record(paths, config, finished_epochs=None, train_seconds=None, listing=None):
+    """run.json: the options that define the run, how many epochs are finished (None: in progress), the
+    seconds that the finished sessions spent training (scoring included, loading excluded), and for a
+    folder its images' ``FolderListing.fingerprint`` (a resumed run must train on the same images)."""
     record = {"options": config.run_defining_options(), "finished_epochs": finished_epochs,
               "train_seconds": None if train_seconds is None else round(train_seconds, 1)}
+    if listing is not None:
+        record["data"] = listing.fingerprint
     write_text_atomically(json.dumps(record, indent=1), paths.record)
 
 
-def _recorded_seconds(paths):
-    record = json.loads(paths.record.read_text()) if paths.record.exists() else {}
-    return (record.get("train_seconds") or 0.0) if record.get("finished_epochs") else 0.0
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """What ``train`` will do with ``--output``, decided before anything in it changes (``_commit`` does it)."""
+
+    forget: bool = False  # delete the previous run's files first (--overwrite; --no-resume on an interrupted run)
+    snapshot: Snapshot | None = None  # where training resumes, read back whole; None: from the start
+    earlier_seconds: float = 0.0  # what the finished sessions spent training: this one adds to it
+
+    @property
+    def position(self):
+        return None if self.snapshot is None else self.snapshot.position
 
 
-def claim_run_folder(config, paths):
+def claim_run_folder(config, paths, listing=None):
     """Decide what ``train`` may do with what ``--output`` holds; never lose a run without --overwrite.
 
     A finished run is kept unless ``--overwrite``; it is trained further when
     ``--epochs`` asks for more. An interrupted run is resumed with the same
     options, or discarded by ``--no-resume``. Files of an unknown run are kept.
-    Returns the position training resumes from (None for a fresh start).
+    ``listing`` is ``--image-dir``'s ``data.list_folder``: a run is only
+    continued on the images it started with. Every file a resumed run relies
+    on is read back and checked (``dcgan_keras.damaged``): a damaged one is a
+    one-line ``UsageError`` naming it and saying what to do. Changes nothing;
+    returns the ``Claim``.
     """
-    record = json.loads(paths.record.read_text()) if paths.record.exists() else None
-    position = latest_position(paths.backup)
     where = f"--output {paths.output}"
     if config.overwrite:
-        _forget_previous_run(paths)
-        position = None
-    elif record is not None and record["finished_epochs"] is not None:
-        finished = record["finished_epochs"]
+        return Claim(forget=True)
+    try:
+        record = read_record(paths.record)
+    except DamagedFile as error:
+        raise error.advise(f"This command cannot tell what run {paths.output} holds, or whether it finished: pass "
+                           "--overwrite to start a new run there (deleting the old one), or choose another "
+                           "--output.") from None
+    finished = record and record["finished_epochs"]
+    if finished:
         if not config.resume:
             raise UsageError(f"{where} holds a finished {finished}-epoch run, which --no-resume would delete. "
                              f"Add --overwrite to delete it, or choose another --output.")
@@ -182,26 +296,75 @@ def claim_run_folder(config, paths):
             raise UsageError(f"{where} holds a finished {finished}-epoch run; nothing was changed. Pass --epochs N "
                              f"with N > {finished} to train it further, --overwrite to start again, "
                              "or another --output.")
-        _check_same_run(config, record, where)
-    elif position is not None:
+        _check_same_run(config, record, where, listing)
+        snapshot = _resumable_snapshot(paths, finished)
+        if snapshot is None:
+            raise UsageError(f"{where} holds a finished {finished}-epoch run but not its training state "
+                             f"({paths.backup} is missing or empty), so it cannot be trained further. Pass "
+                             "--overwrite to start again, or choose another --output.")
+    elif snapshots(paths.backup):
         if not config.resume:
-            _forget_previous_run(paths)
-            position = None
-        else:
-            _check_same_run(config, record, where)
-            trained = position["epoch"] + (position["step"] > 0)
-            if trained > config.epochs:
-                raise UsageError(f"{where} holds an interrupted run already into epoch {trained}, past --epochs "
-                                 f"{config.epochs}. Pass --epochs {trained} or more to finish it, --overwrite "
-                                 f"to start again, or another --output.")
+            return Claim(forget=True)
+        _check_same_run(config, record, where, listing)
+        snapshot = _resumable_snapshot(paths, None)
+        trained = snapshot.position["epoch"] + (snapshot.position["step"] > 0)
+        if trained > config.epochs:
+            raise UsageError(f"{where} holds an interrupted run already into epoch {trained}, past --epochs "
+                             f"{config.epochs}. Pass --epochs {trained} or more to finish it, --overwrite "
+                             f"to start again, or another --output.")
     elif record is None and any(path.exists() for path in paths.artefacts()):
         raise UsageError(f"{where} holds files of a run this command did not start (no run.json). "
                          f"Pass --overwrite to replace them, or choose another --output.")
-    _write_record(paths, config)
-    return position
+    else:  # nothing to resume; what a run stopped before its first snapshot left is not read, but replaced
+        return Claim(forget=record is not None)
+    _check_resumed_files(paths, snapshot.position["epoch"], scored=bool(config.eval_every))
+    earlier_seconds = (record.get("train_seconds") or 0.0) if finished else 0.0
+    return Claim(snapshot=snapshot, earlier_seconds=earlier_seconds)
 
 
-def _check_same_run(config, record, where):
+def _resumable_snapshot(paths, finished):
+    """The newest snapshot that reads whole (``resume.usable_snapshot``), or one line on what to do."""
+    try:
+        return usable_snapshot(paths.backup)
+    except DamagedFile as error:
+        if finished:
+            advice = (f"No older snapshot is intact, so the finished {finished}-epoch run cannot be trained "
+                      "further (its generator.keras is still there): pass --overwrite to start again, or choose "
+                      "another --output.")
+        else:
+            advice = ("No older snapshot is intact, so the interrupted run cannot be resumed: pass --no-resume to "
+                      "start it again, or choose another --output.")
+        raise error.advise(advice) from None
+
+
+def _check_resumed_files(paths, epochs, scored):
+    """The files a run resumed after ``epochs`` whole epochs reads back (quality.json if it is ``scored``):
+    each whole, or one line naming it."""
+    check_folders(paths.samples, paths.backup, paths.tensorboard)
+    after = f"epoch {epochs + 1}"
+    checks = [(lambda: check_history(paths.history, epochs), paths.history,
+               f"the history and its curves then start at {after}")]
+    if scored:
+        checks.append((lambda: check_quality(paths.quality), paths.quality,
+                       f"the best generator is then chosen among the evaluations from {after} on"))
+    checks += [(lambda frame=frame: check_picture(frame), frame, "the progress GIF then leaves that epoch out")
+               for frame in map(paths.frame, range(epochs)) if frame.exists()]
+    for check, path, without in checks:
+        try:
+            check()
+        except DamagedFile as error:
+            raise error.advise(f"Delete it to resume without it ({without}), or put back a good copy; then run "
+                               "the same command again.") from None
+
+
+def _commit(config, paths, claim, listing):
+    """The claim carried out: the previous run's files deleted if it says so, and run.json (in progress) written."""
+    if claim.forget:
+        _forget_previous_run(paths)
+    _write_record(paths, config, listing=listing)
+
+
+def _check_same_run(config, record, where, listing=None):
     stored = (record or {}).get("options", {})
     changed = [name for name, value in config.run_defining_options().items() if stored.get(name, value) != value]
     if changed:
@@ -209,6 +372,12 @@ def _check_same_run(config, record, where):
         now = " ".join(f"--{name.replace('_', '-')} {getattr(config, name)}" for name in changed)
         raise UsageError(f"{where} holds a run made with {was}; this command asks for {now}. Resume it with "
                          f"the same options, pass --overwrite to start again, or choose another --output.")
+    then = (record or {}).get("data")
+    if listing is not None and then is not None and then != listing.fingerprint:
+        raise UsageError(f"--image-dir {config.image_dir} has changed since the run in {where} started on it "
+                         f"({then['images']} images then, {len(listing.paths)} now; files were added, removed, "
+                         f"replaced or edited). Training further would mix two datasets: pass --overwrite to start "
+                         f"again on the folder as it is, or choose another --output.")
 
 
 def _forget_previous_run(paths):
@@ -220,10 +389,13 @@ def _forget_previous_run(paths):
             stale.unlink(missing_ok=True)
 
 
-def _load_training_images(config):
+def _load_training_images(config, listing=None):
     print(f"Loading {config.image_dir or config.dataset} at "
           f"{config.image_size}x{config.image_size}x{config.channels} ...")
-    images = data.open_images(config.dataset, config.image_size, config.channels, config.image_dir)
+    if listing is not None:  # listed already
+        images = data.folder_cache(config.image_dir, config.image_size, config.channels, listing=listing)
+    else:
+        images = data.open_images(config.dataset, config.image_size, config.channels, config.image_dir)
     if isinstance(images, ImageCache):  # read a batch at a time: memory does not grow with the dataset
         print(f"Streaming {len(images)} images from the cache {images.path} "
               f"({images.path.stat().st_size / 2**20:.0f} MB; delete it to decode the source again).")
@@ -274,12 +446,13 @@ def _training_callbacks(config, paths, evaluator):
 
 
 def _write_artefacts(config, paths, gan):
-    """The pictures and models of a finished run; returns {label: path} in the order printed."""
+    """The pictures and models of a finished run, each atomically; returns {label: path} in the order printed."""
     frames = [paths.frame(epoch) for epoch in range(config.epochs)]
     save_gif([frame for frame in frames if frame.exists()], paths.gif)
     plot_history(read_history_csv(paths.history), paths.curves)
-    formulation.as_paper_layers(gan.generator).save(paths.generator)  # the literal layers: loads anywhere
-    gan.save(paths.dcgan)
+    # The literal layers: loads anywhere.
+    replace_atomically(formulation.as_paper_layers(gan.generator).save, paths.generator)
+    replace_atomically(gan.save, paths.dcgan)
     written = {
         "final samples": frames[-1],
         "progress GIF": paths.gif,

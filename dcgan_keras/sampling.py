@@ -10,13 +10,29 @@ import numbers
 import numpy as np
 
 from dcgan_keras.compute import predict
-from dcgan_keras.errors import UsageError
+from dcgan_keras.errors import UsageError, check_whole_number
 
 
 def latent_noise(num_images, latent_dim, seed=None):
-    """z ~ N(0, I) as float32 numpy, identical on every backend for a given seed."""
-    rng = np.random.default_rng(seed)
+    """z ~ N(0, I) as float32 numpy of shape ``(num_images, latent_dim)``, identical on every backend for a seed.
+
+    ``num_images`` may be 0 (an empty batch); ``seed`` is None (fresh noise) or a whole number of 0 or more.
+    """
+    num_images = check_whole_number("num_images", num_images, 0, "how many latent vectors")
+    latent_dim = check_whole_number("latent_dim", latent_dim, 1, "the length of each latent vector")
+    rng = np.random.default_rng(_check_seed(seed))
     return rng.standard_normal((num_images, latent_dim)).astype("float32")
+
+
+def latent_batches(num_images, latent_dim, seed, batch_size=256):
+    """``latent_noise(num_images, latent_dim, seed)`` a batch at a time, as (first index, z): the same z, in order.
+
+    For drawing more samples than fit in memory at once (the ``sample`` command streams them).
+    """
+    num_images = check_whole_number("num_images", num_images, 0, "how many latent vectors")
+    rng = np.random.default_rng(_check_seed(seed))
+    for start in range(0, num_images, batch_size):
+        yield start, rng.standard_normal((min(batch_size, num_images - start), latent_dim)).astype("float32")
 
 
 # The ways ``interpolate`` walks, the default first: one definition for the library and the command line.
@@ -93,8 +109,23 @@ def sample(generator, num_images=None, seed=None, z=None, batch_size=256):
     Give ``num_images`` and a ``seed`` (z ~ N(0, I) from ``latent_noise``), or
     your own ``z``. ``batch_size`` latent vectors go through at a time.
     """
+    batch_size = check_whole_number("batch_size", batch_size, 1, "latent vectors per call of the generator")
     if z is None:
         if num_images is None:
-            raise ValueError("sample() needs num_images (with a seed) or z.")
+            raise UsageError("sample() needs num_images (with a seed) or z.")
         z = latent_noise(num_images, int(generator.input_shape[-1]), seed)
+    z = np.asarray(z)
+    wanted = getattr(generator, "input_shape", None)
+    if isinstance(wanted, tuple) and len(wanted) == 2 and (z.ndim != 2 or z.shape[1] != wanted[1]):
+        raise UsageError(f"z must have shape (num_images, {wanted[1]}), the generator's input, got {z.shape}.")
+    if num_images is not None and num_images != len(z):
+        raise UsageError(f"num_images={num_images!r} but z holds {len(z)} latent vectors; pass one of the two.")
+    if not len(z):  # no images: an empty batch of the generator's shape, as for any other number
+        return np.zeros((0, *generator.output_shape[1:]), "float32")
     return predict(generator, z, batch_size)
+
+
+def _check_seed(seed):
+    if seed is None:
+        return None
+    return check_whole_number("seed", seed, 0, "or None for fresh noise")

@@ -214,5 +214,5 @@ def test_quality_checkpoint_remembers_the_best_across_a_resume(tmp_path):
     tiny_gan().fit(images, batch_size=32, initial_epoch=2, epochs=3, verbose=0, callbacks=[again])
     record = json.loads((tmp_path / "quality.json").read_text())
     assert [e["fid"] for e in record["evaluations"]] == [5.0, 9.0, 4.0] and record["best"]["fid"] == 4.0
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="every must be a whole number of 1 or more"):
         QualityCheckpoint(ScriptedEvaluator([]), tmp_path, every=0)

@@ -167,3 +167,32 @@ def test_a_killed_train_command_resumes_bit_for_bit(tmp_path, mnist_images):
         assert arrays.keys() == reference_arrays.keys()
         worst = max(float(np.max(np.abs(arrays[key] - reference_arrays[key]))) for key in arrays)
         assert worst == 0.0, f"{name}: max |difference| {worst}"
+
+
+@pytest.mark.slow
+@pytest.mark.long  # three train processes
+def test_ctrl_c_is_one_line_and_the_same_command_resumes_bit_for_bit(tmp_path, mnist_images):
+    digits = _digit_folder(tmp_path / "digits", mnist_images)
+    subprocess.run(_train_command(digits, tmp_path / "reference"), check=True, capture_output=True)
+    reference_arrays, reference_files = _outputs(tmp_path / "reference")
+
+    output = tmp_path / "interrupted"
+    process = subprocess.Popen(_train_command(digits, output), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 240
+    while process.poll() is None and time.monotonic() < deadline:  # Ctrl-C mid-epoch 2
+        position = _position(output) or {}
+        if position.get("global_step", 0) > 10 and position["step"] > 0:
+            process.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.005)
+    _, stderr = process.communicate(timeout=120)
+    lines = stderr.strip().splitlines()
+    assert process.returncode == 130, stderr
+    assert len(lines) == 1 and lines[0].startswith("Interrupted. The newest snapshot (epoch "), lines
+    assert lines[0].endswith(f"is in {output / 'backup'}; run the same command again to resume from it exactly.")
+    assert not [path for path in output.rglob("*") if "partial-" in path.name]
+    subprocess.run(_train_command(digits, output), check=True, capture_output=True)
+    arrays, files = _outputs(output)
+    assert files == reference_files
+    assert all(np.array_equal(arrays[key], reference_arrays[key]) for key in reference_arrays)

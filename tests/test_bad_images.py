@@ -1,0 +1,308 @@
+"""Images are read as a viewer shows them, or refused in one line naming the file: never misread in silence.
+
+Each case builds its files on the fly and checks the pixels that come out
+(``data.read_image`` for one file, ``data.folder_cache`` for a folder).
+"""
+
+import json
+import os
+import shutil
+import signal
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dcgan_keras import data, files
+from dcgan_keras.cli import main
+from dcgan_keras.errors import UsageError
+from dcgan_keras.files import RunPaths
+from dcgan_keras.runs import TrainConfig, claim_run_folder
+
+RAMP = np.tile(np.linspace(0, 65535, 256).round().astype(np.uint16), (4, 1))  # 4 rows of 0 .. 65535
+
+
+def _one_line(call, expected):
+    with pytest.raises(UsageError) as raised:
+        call()
+    message = str(raised.value)
+    assert "\n" not in message and expected in message, message
+    return message
+
+
+# --- how a file is read ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode, name", [("I;16", "ramp.png"), ("I;16B", "ramp.tiff"), ("I;16", "ramp.pgm"),
+                                        ("I", "ramp.tif"), ("F", "ramp.tiff")])
+def test_deep_grayscale_is_scaled_to_8_bits_not_clipped(tmp_path, mode, name):
+    """convert("RGB") clips a 16-bit ramp to 99% white; read_image scales 65535 to 255."""
+    pixels = {"I;16": RAMP, "I;16B": RAMP.astype(">u2"), "I": RAMP.astype(np.int32),
+              "F": RAMP.astype(np.float32) / 65535}[mode]
+    path = tmp_path / name
+    Image.fromarray(pixels).save(path)  # a 16-bit PGM opens as mode I, a 16-bit PNG as I;16
+    with Image.open(path) as opened:
+        assert opened.mode.startswith("I") or opened.mode == "F"  # the file really is deeper than 8 bits
+    image = data.read_image(path)
+    assert image.shape == (4, 256, 3) and image.dtype == np.uint8
+    assert (image == image[..., :1]).all()  # grey stays grey
+    np.testing.assert_allclose(image[0, :, 0], np.arange(256), atol=1)  # a ramp: 0, 1, ..., 255
+    cached = data.folder_cache(tmp_path, image_size=4, channels=1, verbose=False)[:]
+    assert 100 < cached.mean() < 155  # the centre of the ramp, not a white square
+
+
+def test_pixels_outside_what_a_deep_image_can_mean_are_refused(tmp_path):
+    Image.fromarray(np.array([[0, 70000]], np.int32)).save(tmp_path / "wide.tiff")
+    _one_line(lambda: data.read_image(tmp_path / "wide.tiff"), "wide.tiff: its integer pixels run from 0 to 70000")
+    Image.fromarray(np.array([[-3.0, 900.0]], np.float32)).save(tmp_path / "depth.tiff")
+    _one_line(lambda: data.read_image(tmp_path / "depth.tiff"), "floating-point pixels run from -3 to 900")
+    Image.fromarray(np.array([[0.0, np.nan]], np.float32)).save(tmp_path / "nan.tiff")
+    _one_line(lambda: data.read_image(tmp_path / "nan.tiff"), "nan.tiff: its floating-point pixels")
+    Image.fromarray(np.array([[0.0, 200.0]], np.float32)).save(tmp_path / "levels.tiff")
+    assert data.read_image(tmp_path / "levels.tiff")[0, :, 0].tolist() == [0, 200]  # [0, 255] floats are levels
+
+
+def _half_black_half_white(width, height):
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:, width // 2:] = 255  # stored: black on the left, white on the right
+    return Image.fromarray(pixels)
+
+
+def test_a_phone_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display": a portrait photo stored landscape
+    _half_black_half_white(40, 20).save(tmp_path / "portrait.jpg", exif=exif, quality=95)
+    image = data.read_image(tmp_path / "portrait.jpg")
+    assert image.shape == (40, 20, 3)  # portrait, as a viewer shows it
+    assert image[:16].max() < 40 and image[24:].min() > 215  # the stored left (black) is now the top
+    (square,) = data.folder_cache(tmp_path, image_size=8, channels=1, verbose=False)[:]
+    assert square[:3].max() < 40 and square[5:].min() > 215  # top black, bottom white: not lying on its side
+
+
+def test_transparent_pixels_are_laid_on_white(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black: a viewer shows the background
+    rgba[:2] = (255, 0, 0, 128)  # half-transparent red in the top rows
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    image = data.read_image(tmp_path / "rgba.png")
+    assert (image[2:] == 255).all()  # white, not the black hidden under alpha 0
+    np.testing.assert_allclose(image[0, 0], (255, 127, 127), atol=1)  # red at half strength over white
+    grey_alpha = np.stack([np.full((4, 4), 30, np.uint8), np.zeros((4, 4), np.uint8)], -1)
+    Image.fromarray(grey_alpha, "LA").save(tmp_path / "la.png")
+    assert (data.read_image(tmp_path / "la.png") == 255).all()
+    palette = Image.fromarray(np.zeros((4, 4), np.uint8), "P")
+    palette.putpalette([0, 0, 0] * 256)
+    palette.save(tmp_path / "palette.png", transparency=0)  # palette entry 0 (black) is transparent
+    assert (data.read_image(tmp_path / "palette.png") == 255).all()
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(tmp_path / "keyed.png", transparency=(10, 20, 30))
+    assert (data.read_image(tmp_path / "keyed.png") == 255).all()  # a colour marked transparent
+    Image.new("RGBA", (4, 4), (0, 0, 255, 255)).save(tmp_path / "opaque.png")
+    assert (data.read_image(tmp_path / "opaque.png") == (0, 0, 255)).all()  # opaque pixels are untouched
+
+
+def test_other_modes_are_converted_to_what_they_show(tmp_path):
+    Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg")  # red in print colours
+    red = data.read_image(tmp_path / "cmyk.jpg")
+    assert (red[..., 0] > 230).all() and (red[..., 1:] < 25).all()
+    bits = Image.fromarray(np.indices((4, 4)).sum(0) % 2 == 0)  # a 1-bit checkerboard
+    bits.save(tmp_path / "bits.png")
+    assert Image.open(tmp_path / "bits.png").mode == "1"
+    checker = data.read_image(tmp_path / "bits.png")[..., 0]
+    assert set(np.unique(checker)) == {0, 255} and checker[0, 0] == 255 and checker[0, 1] == 0
+    grey_lab = data._as_rgb(Image.new("LAB", (2, 2), (128, 128, 128)), "lab.tif")  # L* = 50, no colour
+    assert (abs(np.asarray(grey_lab).astype(int) - 119) <= 2).all()  # sRGB's mid grey, not Pillow's blue
+
+
+def test_an_animated_gif_gives_its_first_frame(tmp_path):
+    frames = [Image.new("L", (8, 8), value) for value in (0, 255)]
+    frames[0].save(tmp_path / "blink.gif", save_all=True, append_images=frames[1:], duration=100)
+    assert Image.open(tmp_path / "blink.gif").n_frames == 2
+    assert data.read_image(tmp_path / "blink.gif").max() == 0
+
+
+def test_grey_and_colour_images_meet_the_channels_asked_for(tmp_path):
+    Image.new("L", (8, 8), 90).save(tmp_path / "grey.png")
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(tmp_path / "red.png")
+    colour = data.folder_cache(tmp_path, image_size=8, channels=3, verbose=False)[:]
+    assert (colour[0] == 90).all()  # grey.png: the grey in all three channels
+    assert (colour[1] == (255, 0, 0)).all()
+    grey = data.folder_cache(tmp_path, image_size=8, channels=1, verbose=False)[:]
+    assert (grey[0] == 90).all() and (grey[1] == 76).all()  # red's luma: 0.299 * 255
+
+
+def test_a_tall_image_is_center_cropped_like_a_wide_one(tmp_path):
+    tall = np.zeros((60, 20), np.uint8)
+    tall[20:40] = 255  # a white middle square between black bands
+    Image.fromarray(tall).save(tmp_path / "tall.png")
+    (image,) = data.folder_cache(tmp_path, image_size=20, channels=1, verbose=False)[:]
+    assert image.min() == 255
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("empty.png", b"", "Cannot read {path} as an image (it is empty (0 bytes))"),
+    ("notes.jpg", b"a text file with an image's name", "Cannot read {path} as an image"),
+    ("cut.jpg", "truncated", "Cannot read {path} as an image (OSError: image file is truncated"),
+])
+def test_files_that_are_not_whole_images_are_named(tmp_path, name, content, expected):
+    path = tmp_path / name
+    if content == "truncated":
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)).save(path, quality=95)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(content)
+    message = _one_line(lambda: data.folder_cache(tmp_path, 8, 3, verbose=False), expected.format(path=path))
+    assert message.endswith("Remove or replace it.")
+
+
+# --- which files count ------------------------------------------------------------------
+
+
+def _image(path, value=128):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (8, 8), value).save(path)
+
+
+def _names(listing):
+    return [str(path.relative_to(listing.directory)) for path in listing.paths]
+
+
+def test_upper_case_extensions_count_and_hidden_files_do_not(tmp_path):
+    _image(tmp_path / "PHOTO.JPG")
+    _image(tmp_path / "scan.PNG")
+    _image(tmp_path / "sub" / "page.TiFf")
+    (tmp_path / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (tmp_path / "._PHOTO.JPG").write_bytes(b"\0\5\26\7 macOS resource fork")  # AppleDouble, on a non-Mac disk
+    _image(tmp_path / ".thumbnails" / "PHOTO.png")
+    (tmp_path / "readme.txt").write_text("ignored")
+    assert _names(data.list_folder(tmp_path)) == ["PHOTO.JPG", "scan.PNG", "sub/page.TiFf"]
+    assert len(data.folder_cache(tmp_path, 8, 1, verbose=False)) == 3
+
+
+def test_images_that_cannot_be_decoded_here_stop_the_folder(tmp_path):
+    """An iPhone folder of JPEGs and HEICs would otherwise train on the JPEGs alone, without a word."""
+    _image(tmp_path / "IMG_0001.JPG")
+    (tmp_path / "._IMG_0002.HEIC").write_bytes(b"AppleDouble")  # hidden: skipped, not refused
+    _image(tmp_path / "scan.jfif")
+    assert _names(data.list_folder(tmp_path)) == ["IMG_0001.JPG", "scan.jfif"]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "IMG_0002.HEIC").write_bytes(b"\0\0\0\x18ftypheic")
+    _one_line(lambda: data.list_folder(tmp_path), f"{tmp_path / 'sub' / 'IMG_0002.HEIC'} is an image in a format "
+                                                  "that cannot be decoded here (HEIC), and leaving it out would train "
+                                                  "on part of")
+
+
+def _within(seconds, call):
+    """``call()``, or a failure (not a hung test) if it takes longer: a symlink cycle must not loop."""
+    def stop(*_):
+        raise TimeoutError(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        return call()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_linked_folders_are_followed_once_each(tmp_path):
+    """8 images, 4 behind a linked folder: all 8 train, once each, whatever links lead to them twice."""
+    root, elsewhere = tmp_path / "photos", tmp_path / "elsewhere"
+    for index in range(4):
+        _image(root / "own" / f"{index}.png", value=10 + index)
+        _image(elsewhere / f"{index}.png", value=200 + index)
+    os.symlink(elsewhere, root / "linked")  # the 8-of-16 case: these were left out
+    os.symlink(root, root / "own" / "loop")  # a cycle back to the top
+    os.symlink(root / "own", root / "again")  # a second way into own/
+    os.symlink(root / "own" / "0.png", root / "own" / "copy.png")  # a second name for one file
+    listing = _within(20, lambda: data.list_folder(root))
+    assert _names(listing) == ["again/0.png", "again/1.png", "again/2.png", "again/3.png",
+                               "linked/0.png", "linked/1.png", "linked/2.png", "linked/3.png"]
+    values = data.folder_cache(root, 8, 1, verbose=False)[:][:, 0, 0, 0]
+    assert sorted(values) == [10, 11, 12, 13, 200, 201, 202, 203]
+
+
+def test_a_broken_link_or_an_unlistable_folder_is_named(tmp_path, monkeypatch):
+    _image(tmp_path / "a.png")
+    os.symlink(tmp_path / "moved.png", tmp_path / "b.png")
+    _one_line(lambda: data.list_folder(tmp_path), f"{tmp_path / 'b.png'} is a link to {tmp_path / 'moved.png'}, "
+                                                  "which does not exist. Restore the file, or remove the link.")
+    (tmp_path / "b.png").unlink()
+    (tmp_path / "locked").mkdir()
+    walk = os.walk
+
+    def denied(top, onerror=None, **kwargs):  # as os.walk does for a folder this user may not list
+        for entry in walk(top, onerror=onerror, **kwargs):
+            yield entry
+            if entry[0] == str(tmp_path):
+                onerror(PermissionError(13, "Permission denied", str(tmp_path / "locked")))
+
+    monkeypatch.setattr(data.os, "walk", denied)
+    _one_line(lambda: data.list_folder(tmp_path), f"Cannot list {tmp_path / 'locked'} (Permission denied), so its "
+                                                  "images would be left out")
+
+
+# --- empty strings are not the working folder ------------------------------------------------
+
+
+def test_an_empty_path_is_refused_not_taken_as_the_working_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _image(tmp_path / "here.png")
+    _one_line(lambda: data.open_images(image_dir=""), "The image folder is an empty string")
+    _one_line(lambda: TrainConfig.create(output=""), "--output is an empty string")
+    _one_line(lambda: TrainConfig.create(image_dir=" "), "--image-dir is an empty string")
+    monkeypatch.setenv("DCGAN_KERAS_CACHE", "")
+    _one_line(lambda: data.folder_cache(tmp_path, 8, 1, verbose=False), "DCGAN_KERAS_CACHE is set but empty")
+    with pytest.raises(SystemExit) as stopped:
+        main(["sample", "--generator", str(tmp_path / "missing.keras")])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: DCGAN_KERAS_CACHE is set but empty, which would put the cache in the working folder. Unset it "
+        "(the cache is then ~/.cache/dcgan_keras) or set it to a folder."]
+    monkeypatch.delenv("DCGAN_KERAS_CACHE")
+    files.check_cache_setting()  # unset: fine
+    assert sorted(os.listdir(tmp_path)) == ["here.png"]  # nothing was written here
+
+
+# --- a folder changed under a run ----------------------------------------------------------------
+
+TINY = ["--image-size", "8", "--channels", "1", "--width", "4", "--batch-size", "8", "--latent-dim", "4",
+        "--verbose", "0", "--eval-every", "0"]
+
+
+def _snapshot(folder):
+    return {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_a_run_is_not_trained_further_on_a_changed_folder(tmp_path, capsys):
+    """Half the images replaced: --epochs 2 refuses in one line, instead of continuing as if nothing changed."""
+    photos, run = tmp_path / "photos", tmp_path / "run"
+    for index in range(16):
+        _image(photos / f"{index:02d}.png", value=8 * index)
+    main(["train", "--image-dir", str(photos), "--epochs", "1", "--output", str(run), *TINY])
+    record = json.loads(RunPaths(run).record.read_text())
+    assert record["data"] == data.list_folder(photos).fingerprint and record["data"]["images"] == 16
+    # Unchanged, it may be trained further (claimed here on a copy of the run, without training).
+    config = TrainConfig.create(image_dir=photos, epochs=2, output=tmp_path / "copy", **_options(TINY))
+    shutil.copytree(run, tmp_path / "copy")
+    assert claim_run_folder(config, RunPaths(tmp_path / "copy"), data.list_folder(photos)) is not None
+    # Half the images replaced by others of the same names: refused, the run folder untouched.
+    for index in range(8):
+        _image(photos / f"{index:02d}.png", value=255 - index)
+    before = _snapshot(run)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--image-dir", str(photos), "--epochs", "2", "--output", str(run), *TINY])
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"error: --image-dir {photos} has changed since the run in --output {run} started on it (16 "
+                     "images then, 16 now; files were added, removed, replaced or edited). Training further would "
+                     "mix two datasets: pass --overwrite to start again on the folder as it is, or choose another "
+                     "--output."]
+    assert _snapshot(run) == before
+
+
+def _options(argv):
+    pairs = dict(zip(argv[::2], argv[1::2]))
+    names = {"--image-size": "image_size", "--channels": "channels", "--width": "width", "--batch-size": "batch_size",
+             "--latent-dim": "latent_dim", "--verbose": "verbose", "--eval-every": "eval_every"}
+    return {names[flag]: int(value) for flag, value in pairs.items()}
