@@ -10,7 +10,9 @@ import argparse
 import dataclasses
 import json
 import pathlib
+import signal
 import sys
+import threading
 
 import numpy as np
 
@@ -262,30 +264,7 @@ def evaluate(config):
         report["real_floor"] = evaluator.real_floor(num_images, config.seed)
         report["classifier_held_out_accuracy"] = evaluator.card.get("held_out_accuracy")
         report["reference"] = features
-    print(json.dumps(report) if config.json else _score_table(report))
-
-
-def _score_table(report):
-    floor = report.get("real_floor", {})
-    real = {"mnist": "real digits", "emoji": "real emoji"}.get(report.get("reference"), "real")
-    lines = [
-        f"{report['generator']}: {report['scores']['num_images']} samples (seed {report['seed']}), "
-        f"{report['features']} features",
-        f"{'score':28s} {'generator':>10s} {real:>12s}",
-    ]
-    rows = [("FID (lower is better)", "fid", "{:.2f}"), ("KID (lower is better)", "kid", "{:.3f}"),
-            ("classes present (of 10)", "classes", "{:d}"), ("KL(classes || data)", "kl", "{:.4f}"),
-            ("mean confidence", "confidence", "{:.3f}"), ("colour histogram distance", "colours", "{:.3f}")]
-    for label, key, form in rows:
-        if key in report["scores"]:
-            floor_value = form.format(floor[key]) if key in floor else ""
-            lines.append(f"{label:28s} {form.format(report['scores'][key]):>10s} {floor_value:>12s}")
-    if floor:
-        lines.append(f"'{real}': {floor['num_images']} {real} outside the reference set, scored the same way "
-                     f"(the floor). Classifier held-out accuracy {report['classifier_held_out_accuracy']:.1%}.")
-    if report.get("reference") == "emoji":
-        lines.append("These FIDs are in the package's emoji features: not comparable with InceptionV3 FIDs.")
-    return "\n".join(lines)
+    print(json.dumps(report) if config.json else scoring.score_table(report))
 
 
 # --- sample ----------------------------------------------------------------------------
@@ -370,23 +349,38 @@ def train_classifier(path, features="mnist"):
           f"on {scores['held_out_images']} images. Wrote {path}.")
 
 
+class _Terminated(list):
+    """SIGTERM (kill, a job scheduler, a closed terminal) stops a command as Ctrl-C does: train keeps its
+    snapshot and says in one line where it is. Python's default would end the process without a word."""
+
+    def __call__(self, signum, frame):
+        self.append(signum)
+        raise KeyboardInterrupt
+
+
 def main(argv=None):
     for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed escaped, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live only there
+    received = _Terminated()
+    previous = signal.signal(signal.SIGTERM, received) if in_main_thread else None
     try:
         check_cache_setting()  # DCGAN_KERAS_CACHE="" would put caches in the working folder
         args.command(args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    except KeyboardInterrupt as interrupted:  # Ctrl-C: train says where its newest snapshot is
+    except KeyboardInterrupt as interrupted:  # Ctrl-C or SIGTERM: train says where its newest snapshot is
         print(str(interrupted) or "Interrupted.", file=sys.stderr)
-        raise SystemExit(130) from None
+        raise SystemExit(128 + (received[0] if received else signal.SIGINT)) from None  # the shell's convention
     except OSError as error:  # a full disk under sample or train-classifier (train says more itself)
         if error.errno not in MACHINE_LIMITS:
             raise
         print(f"error: stopped at {error.filename or 'a file'}: {MACHINE_LIMITS[error.errno]} ({error.strerror}).",
               file=sys.stderr)
         raise SystemExit(2) from None
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -246,6 +246,30 @@ def make_evaluator(features, num_images, image_shape=None, dataset=MNIST, image_
     return InceptionEvaluator(reference)
 
 
+def score_table(report):
+    """The ``evaluate`` command's report as a table: each score beside the real images' floor, when there is one."""
+    floor = report.get("real_floor", {})
+    real = {"mnist": "real digits", "emoji": "real emoji"}.get(report.get("reference"), "real")
+    lines = [
+        f"{report['generator']}: {report['scores']['num_images']} samples (seed {report['seed']}), "
+        f"{report['features']} features",
+        f"{'score':28s} {'generator':>10s} {real:>12s}",
+    ]
+    rows = [("FID (lower is better)", "fid", "{:.2f}"), ("KID (lower is better)", "kid", "{:.3f}"),
+            ("classes present (of 10)", "classes", "{:d}"), ("KL(classes || data)", "kl", "{:.4f}"),
+            ("mean confidence", "confidence", "{:.3f}"), ("colour histogram distance", "colours", "{:.3f}")]
+    for label, key, form in rows:
+        if key in report["scores"]:
+            floor_value = form.format(floor[key]) if key in floor else ""
+            lines.append(f"{label:28s} {form.format(report['scores'][key]):>10s} {floor_value:>12s}")
+    if floor:
+        lines.append(f"'{real}': {floor['num_images']} {real} outside the reference set, scored the same way "
+                     f"(the floor). Classifier held-out accuracy {report['classifier_held_out_accuracy']:.1%}.")
+    if report.get("reference") == "emoji":
+        lines.append("These FIDs are in the package's emoji features: not comparable with InceptionV3 FIDs.")
+    return "\n".join(lines)
+
+
 def to_mnist_input(images):
     """Images in [-1, 1] of any square size and 1 or 3 channels -> 28x28x1 (gray = channel mean)."""
     images = _check_images(images)

@@ -170,8 +170,9 @@ def test_a_killed_train_command_resumes_bit_for_bit(tmp_path, mnist_images):
 
 
 @pytest.mark.slow
-@pytest.mark.long  # three train processes
-def test_ctrl_c_is_one_line_and_the_same_command_resumes_bit_for_bit(tmp_path, mnist_images):
+@pytest.mark.long  # three train processes each
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_ctrl_c_or_sigterm_is_one_line_and_the_same_command_resumes_bit_for_bit(tmp_path, mnist_images, stop):
     digits = _digit_folder(tmp_path / "digits", mnist_images)
     subprocess.run(_train_command(digits, tmp_path / "reference"), check=True, capture_output=True)
     reference_arrays, reference_files = _outputs(tmp_path / "reference")
@@ -183,12 +184,12 @@ def test_ctrl_c_is_one_line_and_the_same_command_resumes_bit_for_bit(tmp_path, m
     while process.poll() is None and time.monotonic() < deadline:  # Ctrl-C mid-epoch 2
         position = _position(output) or {}
         if position.get("global_step", 0) > 10 and position["step"] > 0:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
             break
         time.sleep(0.005)
     _, stderr = process.communicate(timeout=120)
     lines = stderr.strip().splitlines()
-    assert process.returncode == 130, stderr
+    assert process.returncode == 128 + stop, stderr  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
     assert len(lines) == 1 and lines[0].startswith("Interrupted. The newest snapshot (epoch "), lines
     assert lines[0].endswith(f"is in {output / 'backup'}; run the same command again to resume from it exactly.")
     assert not [path for path in output.rglob("*") if "partial-" in path.name]
