@@ -67,7 +67,10 @@ def fid(features_a, features_b):
 
 def polynomial_kernel(x, y):
     """KID's kernel, ``(x.y / d + 1)**3``: it matches means, covariances and skew."""
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    k = x @ y.T
+    k /= x.shape[1]
+    k += 1.0
+    return k * k * k  # numpy's ** 3 calls pow() per element: three times slower than the product
 
 
 def mmd2_unbiased(x, y):
@@ -88,6 +91,8 @@ def kid(features_a, features_b, num_subsets=100, subset_size=1000, seed=0):
 
     Each subset draws ``subset_size`` vectors from each set without
     replacement (all of them when a set is smaller), as in Binkowski et al.
+    When both sets hold the same number of vectors, at most ``subset_size``, every subset is the
+    same pair of sets, so the estimate is computed once and its spread is 0.
     """
     features_a, features_b = _as_features(features_a), _as_features(features_b)
     if features_a.shape[1] != features_b.shape[1]:
@@ -95,6 +100,8 @@ def kid(features_a, features_b, num_subsets=100, subset_size=1000, seed=0):
     size = min(subset_size, len(features_a), len(features_b))
     if size < 2:
         raise ValueError(f"KID needs at least 2 vectors per set, got {len(features_a)} and {len(features_b)}.")
+    if size == len(features_a) == len(features_b):  # every "subset" is the whole of both sets: one estimate
+        return mmd2_unbiased(features_a, features_b), 0.0
     rng = np.random.default_rng(seed)
     estimates = [
         mmd2_unbiased(

@@ -84,6 +84,21 @@ def test_kid_subsets_are_reproducible_and_validate_inputs():
         metrics.fid(np.full((5, 2), np.nan), a[:, :2])
 
 
+def test_kid_of_sets_no_larger_than_a_subset_is_the_one_estimate_on_the_whole_sets():
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((40, 6)), rng.standard_normal((40, 6)) + 0.3
+    # The oracle: the unbiased MMD^2 with the cubic kernel written out sum by sum.
+    def within(x):
+        k = (x @ x.T / 6 + 1.0) ** 3
+        return (k.sum() - np.trace(k)) / (len(x) * (len(x) - 1))
+
+    expected = within(a) + within(b) - 2 * ((a @ b.T / 6 + 1.0) ** 3).mean()
+    mean, spread = metrics.kid(a, b, num_subsets=50, subset_size=50)
+    assert mean == pytest.approx(expected, rel=1e-12) and spread == 0.0
+    # A subset smaller than either set draws subsets: their estimates spread.
+    assert metrics.kid(a, b, num_subsets=50, subset_size=20)[1] > 0
+
+
 def test_class_coverage_of_a_collapsed_and_a_perfect_generator():
     eye = np.eye(10)
     collapsed = metrics.class_coverage(np.tile(eye[3], (100, 1)))
