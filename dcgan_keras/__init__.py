@@ -6,9 +6,11 @@
 >>> gan.compile()
 >>> gan.fit(dcgan_keras.make_dataset(dcgan_keras.load_images(), 64), epochs=18)
 >>> images = dcgan_keras.sample(gan.generator, 64, seed=0)     # in [-1, 1]
+>>> shipped = dcgan_keras.pretrained("mnist")                   # a trained generator; pretrained(): their cards
 
 ``__all__`` is what a script needs: the models, the GAN and its losses, the
-data, sampling, evaluation, the training callbacks and exact resume. Each
+data, sampling, evaluation, the training callbacks, exact resume and the
+trained generators that ship with the package. Each
 name is imported from its module on first use, so ``import dcgan_keras``
 loads no backend and no plotting library. The first name used also registers
 the package's Keras classes: a saved ``dcgan.keras`` loads with
@@ -34,6 +36,7 @@ _MODULES = {
     "SampleGrid": "callbacks", "HistoryCSV": "callbacks", "QualityCheckpoint": "callbacks",
     "TensorBoardLogger": "callbacks",
     "fit_resumably": "resume", "UsageError": "errors", "save_grid": "plotting",
+    "pretrained": "pretrained_generators",
 }
 __all__ = list(_MODULES)
 

@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from dcgan_keras import data, feature_nets, formulation, plotting, precision, sampling
+from dcgan_keras import data, feature_nets, formulation, plotting, precision, pretrained_generators, sampling
 from dcgan_keras import evaluate as scoring
 from dcgan_keras.errors import UsageError
 from dcgan_keras.files import check_cache_setting, check_writable_folder
@@ -146,7 +146,10 @@ def _train_parser(subparsers):
 
 def _generator_options(parser, num_images, help, fewest=_positive):
     """The options shared by the commands that read a saved generator."""
-    parser.add_argument("--generator", type=_path, default=pathlib.Path("runs/dcgan/generator.keras"))
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--generator", type=_path, default=pathlib.Path("runs/dcgan/generator.keras"))
+    source.add_argument("--pretrained", metavar="NAME", dest="generator", type=pretrained_generators.path,
+                        help=f"instead, one the package ships: {', '.join(pretrained_generators.names())}")
     parser.add_argument("--num-images", type=fewest, default=num_images, help=help)
     parser.add_argument("--seed", type=_non_negative, default=0, help="draws z; the same seed gives the same images")
 
@@ -180,7 +183,7 @@ def _sample_parser(subparsers):
     _generator_options(parser, num_images=64, help="images drawn: all in the grid up to what fits in "
                        f"{plotting.GRID_SIDE}x{plotting.GRID_SIDE} pixels, the first ones beyond that")
     parser.add_argument("--output", type=_path,
-                        help="folder for grid.png and interpolation.png (default: beside the generator)")
+                        help="folder for the pictures (default: beside the generator, or runs/pretrained/NAME)")
     parser.add_argument("--images", action="store_true",
                         help="also write each image as its own PNG under OUTPUT/images/")
     parser.add_argument("--steps", type=_positive, default=10, help="points on each interpolation row")
@@ -282,7 +285,8 @@ class SampleConfig:
 
     @classmethod
     def from_args(cls, args):
-        return cls(**{**_fields_from(args, cls), "output": args.output or args.generator.parent})
+        output = args.output or pretrained_generators.output_folder(args.generator)
+        return cls(**{**_fields_from(args, cls), "output": output})
 
 
 def _check_sample_outputs(config):

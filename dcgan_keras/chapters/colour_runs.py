@@ -2,7 +2,7 @@
 
 - ``default_run`` is the command-line run, ``train --dataset emoji-embedded``
   (width 32, 36 epochs), trained once into the cache; in fast mode, the copy
-  committed under ``assets/`` (``ASSET_FILES``).
+  committed under ``assets/`` (``ASSET_FILES``), whose generator ships as the pretrained "emoji".
 - ``VARIANTS`` (``ablation.Variant``) change one thing each from the paper's DCGAN at width 16:
   BatchNorm out of the generator, the same with a variance-preserving (He)
   initialisation as the control for "BatchNorm or just initial scale?",
@@ -23,6 +23,7 @@ import keras
 import numpy as np
 from PIL import Image, ImageSequence
 
+from dcgan_keras import pretrained_generators
 from dcgan_keras.chapters import ablation, measures
 from dcgan_keras.chapters.ablation import Variant
 from dcgan_keras.chapters.cached_runs import CACHE, TRAINING_NOISE, cached_fit, run_folder
@@ -47,10 +48,11 @@ STEPS_PER_EPOCH = 3786 // BATCH_SIZE
 MEASURED = 1000  # samples per duplicate measure: it depends on the number, so always this many
 TWIN_QUANTILE = 0.95  # "near" is closer than this share of skin-tone twins are to each other
 DEFAULT_RUN = CACHE / "emoji-default"
-# The committed copy of the default run (README: how assets/ was made).
+# The committed copy of the default run (README: how assets/ was made). Its generator is package data
+# instead, so that pip installs it: dcgan_keras.pretrained("emoji").
 ASSET_FILES = {"history": "emoji_history.csv", "gif": "emoji_progress.gif", "quality": "emoji_quality.json",
-               "generator": "emoji_generator.keras", "samples": "emoji_samples.png", "curves": "emoji_history.png",
-               "record": "emoji_run.json"}
+               "samples": "emoji_samples.png", "curves": "emoji_history.png", "record": "emoji_run.json"}
+SHIPPED_GENERATOR = pretrained_generators.FOLDER / "emoji.keras"
 
 
 # --- the default run -----------------------------------------------------------------
@@ -63,7 +65,7 @@ def default_run(fast=False, folder=DEFAULT_RUN):
     record is the run's ``run.json``: its options, epochs and training seconds.
     """
     if fast:
-        return {key: ASSETS / name for key, name in ASSET_FILES.items()}
+        return _committed(ASSETS)
     paths = RunPaths(folder)
     if not (paths.record.exists() and json.loads(paths.record.read_text())["finished_epochs"]):
         train(TrainConfig.create(dataset=EMOJI, output=folder, verbose=0))
@@ -72,10 +74,17 @@ def default_run(fast=False, folder=DEFAULT_RUN):
             "curves": paths.curves, "record": paths.record, "samples": paths.frame(epochs - 1)}
 
 
+def _committed(assets):
+    """Where the committed copy of the default run is: ``assets/``, and the package's data for the generator."""
+    return {**{key: assets / name for key, name in ASSET_FILES.items()}, "generator": SHIPPED_GENERATOR}
+
+
 def copy_to_assets(folder=DEFAULT_RUN, assets=ASSETS):
-    """Copy a finished default run into ``assets/`` under the names ``default_run(fast=True)`` reads."""
+    """Copy a finished default run to where ``default_run(fast=True)`` reads it (then update the generator's
+    card, ``dcgan_keras/pretrained/emoji.json``, from its run.json and quality.json)."""
+    committed = _committed(assets)
     for key, path in default_run(folder=folder).items():
-        shutil.copyfile(path, assets / ASSET_FILES[key])
+        shutil.copyfile(path, committed[key])
 
 
 def gif_frames(path):

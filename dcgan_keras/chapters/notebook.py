@@ -23,20 +23,15 @@ import sys
 import time
 from datetime import datetime
 
-import keras
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from dcgan_keras import devices
 from dcgan_keras.errors import UsageError
+from dcgan_keras.pretrained_generators import pretrained
 
 FAST = os.environ.get("DCGAN_FAST", "0") not in ("", "0", "false", "False")
-# How assets/mnist_generator.keras was made (the README says the same):
-SHIPPED_GENERATOR_COMMAND = (
-    "python -m dcgan_keras train --output runs/default && "
-    "cp runs/default/generator.keras assets/mnist_generator.keras"
-)
 
 
 def pick(fast, full):
@@ -50,7 +45,7 @@ def runtime_banner():
 
 
 def find_assets():
-    """The repository's ``assets/`` folder (trained generators, the long run's record).
+    """The repository's ``assets/`` folder (the committed runs' histories and figures, the long run's record).
 
     ``DCGAN_ASSETS`` if set; else the folder beside the package (an editable
     install); else ``assets/`` in or above the working directory, which is
@@ -61,7 +56,7 @@ def find_assets():
     here = pathlib.Path.cwd()
     candidates = [pathlib.Path(__file__).resolve().parents[2], here, *here.parents]
     for folder in candidates:
-        if (folder / "assets" / "mnist_generator.keras").is_file():
+        if (folder / "assets" / "mnist_history.csv").is_file():
             return folder / "assets"
     return here / "assets"
 
@@ -70,14 +65,9 @@ ASSETS = find_assets()
 
 
 def load_shipped_generator():
-    """The MNIST generator trained by the default CLI run (see SHIPPED_GENERATOR_COMMAND)."""
-    path = ASSETS / "mnist_generator.keras"
-    if not path.is_file():
-        raise UsageError(
-            f"No {path}. Run the notebooks from a clone of the repository, set DCGAN_ASSETS to its "
-            f"assets/ folder, or make the generator: {SHIPPED_GENERATOR_COMMAND}"
-        )
-    return keras.models.load_model(path)
+    """The MNIST generator of the default CLI run: ``dcgan_keras.pretrained("mnist")``, whose card says how it was
+    made (``dcgan_keras.pretrained()["mnist"]``)."""
+    return pretrained("mnist")
 
 
 # --- keeping committed notebooks clean -------------------------------------

@@ -51,16 +51,14 @@ def test_clean_notebook_round_trip(tmp_path):
 
 def test_assets_come_from_the_environment_or_the_checkout(tmp_path, monkeypatch):
     from dcgan_keras.chapters import notebook
-    from dcgan_keras.errors import UsageError
 
     monkeypatch.setenv("DCGAN_ASSETS", str(tmp_path / "mine"))
     assert notebook.find_assets() == tmp_path / "mine"
     monkeypatch.delenv("DCGAN_ASSETS")
     monkeypatch.chdir(tmp_path)  # a notebook's folder: found through the package's checkout
-    assert (notebook.find_assets() / "mnist_generator.keras").is_file()
-    monkeypatch.setattr(notebook, "ASSETS", tmp_path)
-    with pytest.raises(UsageError, match="DCGAN_ASSETS"):
-        notebook.load_shipped_generator()
+    assert (notebook.find_assets() / "mnist_history.csv").is_file()
+    monkeypatch.setattr(notebook, "ASSETS", tmp_path)  # the generator is package data: no assets/ needed
+    assert notebook.load_shipped_generator().output_shape[1:] == (28, 28, 1)
 
 
 def _notebook(path, *cells):
