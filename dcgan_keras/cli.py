@@ -95,7 +95,7 @@ def _train_parser(subparsers):
     parser.add_argument("--image-dir", type=_path,
                         help="train on a folder of your own images instead (nested folders are fine)")
     parser.add_argument("--skip-bad-images", action="store_true", help="train on the readable images of "
-                        "--image-dir, naming the files left out (default: refuse the folder, naming them all)")
+                        "--image-dir, naming the files left out; without it, unreadable files stop the command")
     parser.add_argument("--image-size", type=_positive,
                         help=f"square size; default {_per_dataset('image_size')} (28 for grayscale tfds sets)")
     parser.add_argument("--channels", type=int, choices=(1, 3),
@@ -182,7 +182,7 @@ def _sample_parser(subparsers):
     _generator_options(parser, num_images=64, help="images drawn: all in the grid up to what fits in "
                        f"{plotting.GRID_SIDE}x{plotting.GRID_SIDE} pixels, the first ones beyond that")
     parser.add_argument("--output", type=_path, help="folder for grid.png and interpolation.png, which must not "
-                        f"hold them yet (default: a new folder {SAMPLES}/, {SAMPLES}-2/, ... in the working folder)")
+                        f"hold them yet; None: a new folder {SAMPLES}/, {SAMPLES}-2/, ... in the working folder")
     parser.add_argument("--images", action="store_true",
                         help="also write each image as its own PNG under OUTPUT/images/")
     parser.add_argument("--steps", type=_positive, default=10, help="points on each interpolation row")
