@@ -19,7 +19,7 @@ import numpy as np
 from dcgan_keras import data, feature_nets, formulation, plotting, precision, pretrained_generators, sampling
 from dcgan_keras import evaluate as scoring
 from dcgan_keras.errors import UsageError
-from dcgan_keras.files import check_cache_setting, check_writable_folder
+from dcgan_keras.files import SAMPLES, check_cache_setting, check_sample_output, check_writable_folder, new_folder_name
 from dcgan_keras.models import LARGEST_SEED
 from dcgan_keras.plotting import grid_columns, image_grid, save_grid, save_image
 from dcgan_keras.runs import MACHINE_LIMITS, TrainConfig, train
@@ -94,6 +94,8 @@ def _train_parser(subparsers):
                         help=f"{embedded}; or a tensorflow-datasets name (mnist, cifar10, celeb_a, ...)")
     parser.add_argument("--image-dir", type=_path,
                         help="train on a folder of your own images instead (nested folders are fine)")
+    parser.add_argument("--skip-bad-images", action="store_true", help="train on the readable images of "
+                        "--image-dir, naming the files left out; without it, unreadable files stop the command")
     parser.add_argument("--image-size", type=_positive,
                         help=f"square size; default {_per_dataset('image_size')} (28 for grayscale tfds sets)")
     parser.add_argument("--channels", type=int, choices=(1, 3),
@@ -182,8 +184,8 @@ def _sample_parser(subparsers):
     )
     _generator_options(parser, num_images=64, help="images drawn: all in the grid up to what fits in "
                        f"{plotting.GRID_SIDE}x{plotting.GRID_SIDE} pixels, the first ones beyond that")
-    parser.add_argument("--output", type=_path,
-                        help="folder for the pictures (default: beside the generator, or runs/pretrained/NAME)")
+    parser.add_argument("--output", type=_path, help="folder for grid.png and interpolation.png, which must not "
+                        f"hold them yet; None: a new folder {SAMPLES}/, {SAMPLES}-2/, ... in the working folder")
     parser.add_argument("--images", action="store_true",
                         help="also write each image as its own PNG under OUTPUT/images/")
     parser.add_argument("--steps", type=_positive, default=10, help="points on each interpolation row")
@@ -285,26 +287,13 @@ class SampleConfig:
 
     @classmethod
     def from_args(cls, args):
-        output = args.output or pretrained_generators.output_folder(args.generator)
-        return cls(**{**_fields_from(args, cls), "output": output})
-
-
-def _check_sample_outputs(config):
-    """What ``sample`` writes is not in the way of a file or folder that is there: checked before it writes."""
-    for name in ("grid.png", "interpolation.png"):
-        if (config.output / name).is_dir():
-            raise UsageError(f"{config.output / name} is a folder; sample writes a picture of that name there. "
-                             "Move it, or pass another --output.")
-    folder = config.output / "images"
-    if config.images and folder.exists() and not folder.is_dir():
-        raise UsageError(f"--images writes into the folder {folder}, but that is a file. Move it, or pass "
-                         "another --output.")
+        return cls(**{**_fields_from(args, cls), "output": args.output or new_folder_name(SAMPLES)})
 
 
 def sample(config):
     """The sample command: a batch of samples at a time, so memory stays flat in --num-images."""
     check_writable_folder(config.output)
-    _check_sample_outputs(config)
+    check_sample_output(config.output, config.images)
     generator = load_generator(config.generator)
     latent_dim, image_shape = int(generator.input_shape[-1]), tuple(generator.output_shape[1:])
     columns = grid_columns(image_shape)

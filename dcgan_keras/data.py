@@ -18,6 +18,7 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import json
 import numbers
 import os
 import pathlib
@@ -29,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dcgan_keras.errors import UsageError, check_whole_number
-from dcgan_keras.files import check_cache_setting
+from dcgan_keras.files import check_cache_setting, write_text_atomically
 from dcgan_keras.image_cache import ImageCache, cache_path, open_cache, write_cache
 
 MNIST = "mnist-embedded"
@@ -61,6 +62,14 @@ DECODE_CHUNK = 512
 
 class DatasetUnavailableError(UsageError):
     """A dataset could not be loaded here; the message says what to use instead."""
+
+
+class UnreadableImage(DatasetUnavailableError):
+    """One file of a folder that cannot be read as an image: ``path``, and ``why`` in a few words."""
+
+    def __init__(self, message, path, why):
+        super().__init__(message)
+        self.path, self.why = path, why
 
 
 # --- the dataset registry ------------------------------------------------------------
@@ -239,7 +248,7 @@ def _fit_all(images, image_size, channels):
     return np.stack([fit_image(image, image_size, channels) for image in images])
 
 
-def folder_cache(directory, image_size=64, channels=3, verbose=True, listing=None):
+def folder_cache(directory, image_size=64, channels=3, verbose=True, listing=None, skip_bad=False):
     """The ``ImageCache`` of a folder's images, decoded (in parallel, once) if it is not on disk yet.
 
     Which files count, and how each is read, is ``list_folder``'s and
@@ -247,12 +256,75 @@ def folder_cache(directory, image_size=64, channels=3, verbose=True, listing=Non
     file's relative path, size and modification time: add, remove or edit an
     image and the next call decodes the folder again. ``listing`` is the
     folder's ``list_folder``, when the caller already has it.
+
+    Files that cannot be read as images are all found in one pass: without
+    ``skip_bad`` they are one ``UsageError`` naming them (the count, the first
+    few with their reasons, and the file listing them all); with it the cache
+    holds the other images, and its ``skipped`` lists the files left out. The
+    list is kept beside the cache, so a later call reports the same files
+    without decoding them again.
     """
     image_size, channels = _check_size_and_channels(image_size, channels)
     listing = listing or list_folder(directory)
-    chunks = _decoded(listing.paths, lambda path: fit_image(read_image(path), image_size, channels))
-    return _cached(listing.label, (image_size, image_size, channels), listing.key, chunks, len(listing.paths),
-                   listing.directory, verbose)
+    shape = (image_size, image_size, channels)
+    notes = unreadable_list_path(cache_path(listing.label, shape, listing.key))
+    unreadable = []
+
+    def fit(path):
+        try:
+            return fit_image(read_image(path), image_size, channels)
+        except UnreadableImage as error:
+            return error
+
+    def chunks():
+        yield from _decoded(listing.paths, fit, unreadable)
+        # Written before the cache is renamed into place: a complete cache always has its list.
+        write_text_atomically(json.dumps(
+            [{"path": os.fsdecode(os.path.relpath(error.path, listing.directory)), "reason": error.why}
+             for error in unreadable], indent=1), notes)
+
+    cache = _cached(listing.label, shape, listing.key, chunks(), len(listing.paths), listing.directory, verbose)
+    cache.skipped = _read_unreadable(notes, listing.directory)
+    if cache.skipped and (not skip_bad or len(cache) == 0):
+        raise UnreadableImage(_unreadable_message(cache.skipped, len(listing.paths), listing.directory, notes),
+                              *cache.skipped[0])
+    if cache.skipped and verbose:
+        print(f"Skipping {len(cache.skipped)} file(s) that cannot be read as images: "
+              f"{_first_few(cache.skipped, notes)}.")
+    return cache
+
+
+def unreadable_list_path(cache):
+    """Where the files a folder's cache left out (as unreadable) are listed: beside the cache."""
+    return pathlib.Path(cache).with_suffix(".unreadable.json")
+
+
+def _read_unreadable(notes, directory):
+    """The ``(path, why)`` of each file the cache left out; none for a cache older than these lists."""
+    try:
+        entries = json.loads(notes.read_text())
+    except FileNotFoundError:
+        return ()
+    return tuple((pathlib.Path(directory, entry["path"]), entry["reason"]) for entry in entries)
+
+
+def _first_few(skipped, notes, shown=3):
+    named = "; ".join(f"{path} ({why})" for path, why in skipped[:shown])
+    rest = len(skipped) - shown
+    return named + (f"; and {rest} more, all listed in {notes}" if rest > 0 else "")
+
+
+def _unreadable_message(skipped, count, directory, notes):
+    """One line for a folder with unreadable files: all of them counted, the first few named, and the way out."""
+    left = count - len(skipped)
+    fix = f"Remove or replace {'it' if len(skipped) == 1 else 'them'}"
+    if left:
+        fix += f", or pass --skip-bad-images (skip_bad=True in Python) to train on the other {left}"
+    if len(skipped) == 1:
+        ((path, why),) = skipped
+        return f"Cannot read {path} as an image ({why}). {fix}."
+    return (f"{len(skipped)} of the {count} image files under {directory} cannot be read as images: "
+            f"{_first_few(skipped, notes)}. {fix}.")
 
 
 def _suffixes():
@@ -379,16 +451,23 @@ def _cached(label, image_shape, key, chunks, count, source, verbose):
     return cache
 
 
-def _decoded(items, fit):
+def _decoded(items, fit, unreadable=None):
     """uint8 arrays of up to DECODE_CHUNK images ``fit(item)``, fitted by a pool of threads.
 
     Pillow releases the GIL while it decodes and resizes, so the threads run in
     parallel; each round holds one chunk, so memory does not grow with the source.
+    ``fit`` may return an ``UnreadableImage`` instead: it is added to the list
+    ``unreadable``, and the item left out.
     """
     items = iter(items)  # one pass: tfds.as_numpy gives an iterable that would restart
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
         while chunk := [item for _, item in zip(range(DECODE_CHUNK), items)]:
-            yield np.stack(list(pool.map(fit, chunk)))
+            fitted = list(pool.map(fit, chunk))
+            if unreadable is not None:
+                unreadable.extend(image for image in fitted if isinstance(image, UnreadableImage))
+                fitted = [image for image in fitted if not isinstance(image, UnreadableImage)]
+            if fitted:
+                yield np.stack(fitted)
 
 
 def read_image(path):
@@ -405,7 +484,7 @@ def read_image(path):
     - An animated GIF, PNG or WebP, or a multi-page TIFF, gives its first frame.
 
     A file that cannot be read so (empty, truncated, not an image, pixels out
-    of those ranges) is a ``DatasetUnavailableError`` naming it.
+    of those ranges) is an ``UnreadableImage`` (a ``UsageError``) naming it.
     """
     try:
         with Image.open(path) as picture:
@@ -417,7 +496,7 @@ def read_image(path):
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error, ImportError,
             Image.DecompressionBombError) as error:
         why = "it is empty (0 bytes)" if _is_empty(path) else f"{type(error).__name__}: {error}"
-        raise DatasetUnavailableError(f"Cannot read {path} as an image ({why}). Remove or replace it.") from error
+        raise UnreadableImage(f"Cannot read {path} as an image ({why}). Remove or replace it.", path, why) from error
 
 
 def _is_empty(path):
@@ -449,17 +528,15 @@ def _eight_bit(picture, path):
     low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
     if picture.mode == "F":
         if not np.isfinite(pixels).all() or low < 0 or high > 255:
-            raise DatasetUnavailableError(
-                f"Cannot read {path}: its floating-point pixels run from {low:g} to {high:g}, and only [0, 1] "
-                f"(or [0, 255]) can be read as brightness. Save it as an 8-bit or 16-bit image."
-            )
+            why = f"its floating-point pixels run from {low:g} to {high:g}, and only [0, 1] (or [0, 255]) can be read"
+            raise UnreadableImage(f"Cannot read {path}: {why} as brightness. Save it as an 8-bit or 16-bit image.",
+                                  path, why)
         scale = 255.0 if high <= 1.0 else 1.0
     else:
         if low < 0 or high > 65535:
-            raise DatasetUnavailableError(
-                f"Cannot read {path}: its integer pixels run from {low:g} to {high:g}, outside the 16-bit range "
-                f"0..65535 that is scaled to 8 bits. Save it as an 8-bit or 16-bit image."
-            )
+            why = f"its integer pixels run from {low:g} to {high:g}, outside the 16-bit range 0..65535"
+            raise UnreadableImage(f"Cannot read {path}: {why} that is scaled to 8 bits. Save it as an 8-bit or 16-bit "
+                                  "image.", path, why)
         scale = 1.0 / 257.0  # 65535 -> 255
     return Image.fromarray(np.round(pixels * scale).astype("uint8"))
 
@@ -507,17 +584,18 @@ class _few_download_retries:
         self._module.MAX_RETRIES = self._saved
 
 
-def open_images(dataset=MNIST, image_size=28, channels=1, image_dir=None, data_dir=None):
+def open_images(dataset=MNIST, image_size=28, channels=1, image_dir=None, data_dir=None, skip_bad=False):
     """Images from any source, for ``make_dataset``: in memory if small, else streamed from disk.
 
     The embedded datasets come back as float32 arrays in [-1, 1]. A folder
     (``image_dir``) or a tensorflow-datasets split comes back as its uint8
     ``ImageCache``, decoded on first use (see ``folder_cache``); ``make_dataset``
-    reads it one batch at a time. Arguments as for ``load_images``.
+    reads it one batch at a time. Arguments as for ``load_images``; ``skip_bad``
+    leaves out a folder's unreadable files instead of refusing it (see ``folder_cache``).
     """
     image_size, channels = _check_size_and_channels(image_size, channels)
     if image_dir is not None:
-        return folder_cache(image_dir, image_size, channels)
+        return folder_cache(image_dir, image_size, channels, skip_bad=skip_bad)
     if not isinstance(dataset, str) or not dataset.strip():
         raise UsageError(f"dataset must be a name ({MNIST!r}, {EMOJI!r} or a tensorflow-datasets name), "
                          f"got {dataset!r}; for a folder of images pass image_dir.")

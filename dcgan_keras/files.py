@@ -202,3 +202,39 @@ class RunPaths:
         """Everything a run writes here, folders first."""
         return [self.samples, self.backup, self.tensorboard, self.history, self.curves, self.gif, self.generator,
                 self.dcgan, self.best_generator, self.last_generator, self.quality, self.record]
+
+
+# ``sample`` writes these into its --output, and never over earlier ones.
+SAMPLES = "samples"  # the default --output: a new folder of this name (then samples-2, ...) in the working folder
+SAMPLE_PICTURES = ("grid.png", "interpolation.png")
+SAMPLE_IMAGES = "images"  # --images: one PNG per image in this sub-folder
+
+
+def new_folder_name(name, parent=pathlib.Path()):
+    """``parent/name`` if nothing has that name yet, else the first free ``parent/name-2``, ``name-3``, ..."""
+    path, number = pathlib.Path(parent, name), 1
+    while path.exists() or path.is_symlink():
+        number += 1
+        path = pathlib.Path(parent, f"{name}-{number}")
+    return path
+
+
+def check_sample_output(folder, images=False):
+    """Raise ``UsageError`` unless ``sample`` can write its pictures (and, with ``images``, its images/) in
+    ``folder`` without replacing anything there: checked before it writes."""
+    folder = pathlib.Path(folder)
+    for name in SAMPLE_PICTURES:
+        if (folder / name).is_dir():
+            raise UsageError(f"{folder / name} is a folder; sample writes a picture of that name there. "
+                             "Move it, or pass another --output.")
+    pictures = folder / SAMPLE_IMAGES
+    if images and pictures.exists() and not pictures.is_dir():
+        raise UsageError(f"--images writes into the folder {pictures}, but that is a file. Move it, or pass "
+                         "another --output.")
+    taken = [name for name in SAMPLE_PICTURES if (folder / name).exists()]
+    if images and pictures.is_dir() and any(pictures.iterdir()):
+        taken.append(f"{SAMPLE_IMAGES}/")
+    if taken:
+        raise UsageError(f"--output {folder} already holds {' and '.join(taken)} from an earlier sample, which "
+                         f"sample never overwrites. Pass another --output, or leave it out to write to a new "
+                         f"folder ({new_folder_name(SAMPLES)}/ here).")

@@ -35,8 +35,11 @@ class ImageCache:
     """uint8 images ``(N, size, size, channels)`` in a cache file, read by index.
 
     ``cache[indices]`` reads those images (in that order) and nothing else;
-    ``cache[:]`` reads them all.
+    ``cache[:]`` reads them all. ``skipped``: for a folder's cache, the
+    ``(path, reason)`` of each file left out as unreadable (``data.folder_cache``).
     """
+
+    skipped = ()
 
     def __init__(self, path):
         self.path = pathlib.Path(path)
@@ -156,6 +159,7 @@ def _write_cache(path, image_shape, chunks, count, verbose):
     for stale in path.parent.glob(f"{label_and_shape}-*.npy"):
         if stale != path:
             stale.unlink(missing_ok=True)
+            stale.with_suffix(".unreadable.json").unlink(missing_ok=True)  # data.unreadable_list_path
     return ImageCache(path)
 
 

@@ -51,9 +51,3 @@ def pretrained(name=None):
     if name is None:
         return {known: json.loads((FOLDER / f"{known}.json").read_text()) for known in names()}
     return load_generator(path(name), option="--pretrained")
-
-
-def output_folder(generator):
-    """Where ``sample`` writes by default: beside the generator, but ``runs/pretrained/NAME`` for a shipped one,
-    because the installed package's folder is no place for a user's pictures (and may be read-only)."""
-    return pathlib.Path("runs", "pretrained", generator.stem) if generator.parent == FOLDER else generator.parent

@@ -16,6 +16,7 @@ import dataclasses
 import errno
 import json
 import numbers
+import os
 import pathlib
 import shutil
 import time
@@ -82,6 +83,7 @@ class TrainConfig:
     eval_images: int = None
     features: str = "auto"
     tensorboard: bool = False
+    skip_bad_images: bool = False  # train on a folder's readable images, leaving out (and naming) the others
 
     @classmethod
     def create(cls, **options):
@@ -118,8 +120,10 @@ class TrainConfig:
         return config
 
     def run_defining_options(self):
-        return {name: str(value) if isinstance(value, pathlib.Path) else value
-                for name, value in dataclasses.asdict(self).items() if name in RUN_DEFINING_OPTIONS}
+        """The options run.json keeps; ``image_dir`` as its resolved path, so that ``photos``, ``./photos`` and
+        its absolute path are one folder (``_same_option`` compares them so)."""
+        return {name: str(value.resolve() if name == "image_dir" else value) if isinstance(value, pathlib.Path)
+                else value for name, value in dataclasses.asdict(self).items() if name in RUN_DEFINING_OPTIONS}
 
     @property
     def image_shape(self):
@@ -144,11 +148,14 @@ def train(config):
     and takes back the folder or lock file it made. Ctrl-C raises
     ``TrainingInterrupted``, and a full disk a ``UsageError``, each saying
     where the newest snapshot is; rerunning the same command resumes from it.
+    A finished run asked for no more epochs is left as it is: ``train`` says so
+    (and how to train it further or start again) and returns.
     """
     paths = RunPaths(config.output)
     with folder_lock(paths.output, holder="another train command") as locked:
         try:
-            _train_in(config, paths)
+            if _train_in(config, paths) is FINISHED_ALREADY:
+                locked.take_back(keep_folder=True)  # not even the lock file changes
         except BaseException as error:
             if isinstance(error, (UsageError, KeyboardInterrupt)) or _machine_limit(error):
                 # A new folder holding no snapshot yet is removed; else only a lock file this command made.
@@ -203,14 +210,22 @@ def _interrupted(paths):
             f"resume from it exactly.")
 
 
+FINISHED_ALREADY = "finished already"  # what _train_in returns for a finished run asked for no more epochs
+
+
 def _train_in(config, paths):
     """The ``train`` command inside its locked folder."""
     # The folder's images are listed before the run folder is claimed: claiming compares them with the run's.
     listing = None if config.image_dir is None else data.list_folder(config.image_dir)
     claim = claim_run_folder(config, paths, listing)
+    if claim.finished_message:
+        print(claim.finished_message)
+        return FINISHED_ALREADY
     # First, before any other TensorFlow work: a multi-worker strategy cannot start after it.
     parallel = _data_parallel(config)
     images = _load_training_images(config, listing)
+    fingerprint = _data_fingerprint(listing, images)
+    _check_same_skipped(config, claim, fingerprint, f"--output {paths.output}")
     # Before seeding the run: making an evaluator may train the classifier, which seeds its own RNG.
     evaluator = (scoring.make_evaluator(config.features, config.eval_images, images=images) if config.eval_every
                  else None)
@@ -220,7 +235,7 @@ def _train_in(config, paths):
     if position is not None:  # a snapshot of another model or data is refused before the folder changes
         restore_state(gan, paths.backup, claim.snapshot)
         check_steps_per_epoch(position, batches.steps_per_epoch, paths.backup)
-    _commit(config, paths, claim, listing)  # the first change to the folder
+    _commit(config, paths, claim, fingerprint)  # the first change to the folder
     earlier_seconds = claim.earlier_seconds  # trained further: add to its time
     if position:
         if claim.snapshot.passed_over:
@@ -237,20 +252,42 @@ def _train_in(config, paths):
     seconds = time.perf_counter() - started
     written = _write_artefacts(config, paths, gan)
     _write_record(paths, config, finished_epochs=config.epochs, train_seconds=earlier_seconds + seconds,
-                  listing=listing)
+                  fingerprint=fingerprint)
     done = (position or {}).get("global_step", 0) / batches.steps_per_epoch
     _report(config, written, config.epochs - done, seconds)
 
 
-def _write_record(paths, config, finished_epochs=None, train_seconds=None, listing=None):
+def _write_record(paths, config, finished_epochs=None, train_seconds=None, fingerprint=None):
     """run.json: the options that define the run, how many epochs are finished (None: in progress), the
     seconds that the finished sessions spent training (scoring included, loading excluded), and for a
-    folder its images' ``FolderListing.fingerprint`` (a resumed run must train on the same images)."""
+    folder its images' ``_data_fingerprint`` (a resumed run must train on the same images)."""
     record = {"options": config.run_defining_options(), "finished_epochs": finished_epochs,
               "train_seconds": None if train_seconds is None else round(train_seconds, 1)}
-    if listing is not None:
-        record["data"] = listing.fingerprint
+    if fingerprint is not None:
+        record["data"] = fingerprint
     write_text_atomically(json.dumps(record, indent=1), paths.record)
+
+
+def _data_fingerprint(listing, images):
+    """A folder's ``FolderListing.fingerprint``, and the files it left out as unreadable (--skip-bad-images),
+    relative to the folder; None for other data."""
+    if listing is None:
+        return None
+    skipped = [os.fsdecode(os.path.relpath(path, listing.directory)) for path, _ in images.skipped]
+    return {**listing.fingerprint, "skipped": skipped} if skipped else listing.fingerprint
+
+
+def _check_same_skipped(config, claim, fingerprint, where):
+    """A run resumed on a folder leaves out the same unreadable files it left out when it started."""
+    if claim.data is None or fingerprint is None:
+        return
+    then, now = claim.data.get("skipped", []), fingerprint.get("skipped", [])
+    if then != now:
+        differ = sorted(set(then) ^ set(now))
+        raise UsageError(f"--image-dir {config.image_dir}: the run in {where} left out {len(then)} unreadable "
+                         f"file(s) when it started, and {len(now)} cannot be read now ({', '.join(differ[:3])} "
+                         "changed). Training further would mix two datasets: fix the files, pass --overwrite to "
+                         "start again, or choose another --output.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,6 +297,8 @@ class Claim:
     forget: bool = False  # delete the previous run's files first (--overwrite; --no-resume on an interrupted run)
     snapshot: Snapshot | None = None  # where training resumes, read back whole; None: from the start
     earlier_seconds: float = 0.0  # what the finished sessions spent training: this one adds to it
+    data: dict | None = None  # the resumed run's fingerprint of --image-dir (``_data_fingerprint``)
+    finished_message: str | None = None  # a finished run, asked for no more epochs: nothing to do but say so
 
     @property
     def position(self):
@@ -270,7 +309,8 @@ def claim_run_folder(config, paths, listing=None):
     """Decide what ``train`` may do with what ``--output`` holds; never lose a run without --overwrite.
 
     A finished run is kept unless ``--overwrite``; it is trained further when
-    ``--epochs`` asks for more. An interrupted run is resumed with the same
+    ``--epochs`` asks for more, and else left as it is (the claim's
+    ``finished_message`` says so). An interrupted run is resumed with the same
     options, or discarded by ``--no-resume``. Files of an unknown run are kept.
     ``listing`` is ``--image-dir``'s ``data.list_folder``: a run is only
     continued on the images it started with. Every file a resumed run relies
@@ -293,9 +333,9 @@ def claim_run_folder(config, paths, listing=None):
             raise UsageError(f"{where} holds a finished {finished}-epoch run, which --no-resume would delete. "
                              f"Add --overwrite to delete it, or choose another --output.")
         if config.epochs <= finished:
-            raise UsageError(f"{where} holds a finished {finished}-epoch run; nothing was changed. Pass --epochs N "
-                             f"with N > {finished} to train it further, --overwrite to start again, "
-                             "or another --output.")
+            return Claim(finished_message=f"{where} holds a finished {finished}-epoch run; nothing to do. Pass "
+                                          f"--epochs N with N > {finished} to train it further, --overwrite to "
+                                          "start again, or another --output.")
         _check_same_run(config, record, where, listing)
         snapshot = _resumable_snapshot(paths, finished)
         if snapshot is None:
@@ -319,7 +359,7 @@ def claim_run_folder(config, paths, listing=None):
         return Claim(forget=record is not None)
     _check_resumed_files(paths, snapshot.position["epoch"], scored=bool(config.eval_every))
     earlier_seconds = (record.get("train_seconds") or 0.0) if finished else 0.0
-    return Claim(snapshot=snapshot, earlier_seconds=earlier_seconds)
+    return Claim(snapshot=snapshot, earlier_seconds=earlier_seconds, data=(record or {}).get("data"))
 
 
 def _resumable_snapshot(paths, finished):
@@ -357,23 +397,33 @@ def _check_resumed_files(paths, epochs, scored):
                                "the same command again.") from None
 
 
-def _commit(config, paths, claim, listing):
+def _commit(config, paths, claim, fingerprint):
     """The claim carried out: the previous run's files deleted if it says so, and run.json (in progress) written."""
     if claim.forget:
         _forget_previous_run(paths)
-    _write_record(paths, config, listing=listing)
+    _write_record(paths, config, fingerprint=fingerprint)
+
+
+def _same_option(name, stored, value):
+    """Whether run.json's ``stored`` value of an option is ``value``: folders compared as resolved paths (an
+    older run.json holds --image-dir as typed, resolved from the working folder, as when it was written)."""
+    if name == "image_dir" and stored is not None and value is not None:
+        return pathlib.Path(stored).resolve() == pathlib.Path(value).resolve()
+    return stored == value
 
 
 def _check_same_run(config, record, where, listing=None):
     stored = (record or {}).get("options", {})
-    changed = [name for name, value in config.run_defining_options().items() if stored.get(name, value) != value]
+    changed = [name for name, value in config.run_defining_options().items()
+               if name in stored and not _same_option(name, stored[name], value)]
     if changed:
         was = " ".join(f"--{name.replace('_', '-')} {stored[name]}" for name in changed)
         now = " ".join(f"--{name.replace('_', '-')} {getattr(config, name)}" for name in changed)
         raise UsageError(f"{where} holds a run made with {was}; this command asks for {now}. Resume it with "
                          f"the same options, pass --overwrite to start again, or choose another --output.")
     then = (record or {}).get("data")
-    if listing is not None and then is not None and then != listing.fingerprint:
+    if listing is not None and then is not None and {key: then.get(key) for key in listing.fingerprint} != (
+            listing.fingerprint):
         raise UsageError(f"--image-dir {config.image_dir} has changed since the run in {where} started on it "
                          f"({then['images']} images then, {len(listing.paths)} now; files were added, removed, "
                          f"replaced or edited). Training further would mix two datasets: pass --overwrite to start "
@@ -393,7 +443,8 @@ def _load_training_images(config, listing=None):
     print(f"Loading {config.image_dir or config.dataset} at "
           f"{config.image_size}x{config.image_size}x{config.channels} ...")
     if listing is not None:  # listed already
-        images = data.folder_cache(config.image_dir, config.image_size, config.channels, listing=listing)
+        images = data.folder_cache(config.image_dir, config.image_size, config.channels, listing=listing,
+                                   skip_bad=config.skip_bad_images)
     else:
         images = data.open_images(config.dataset, config.image_size, config.channels, config.image_dir)
     if isinstance(images, ImageCache):  # read a batch at a time: memory does not grow with the dataset

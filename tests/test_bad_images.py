@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dcgan_keras import data, files
+from dcgan_keras import data, files, image_cache
 from dcgan_keras.cli import main
 from dcgan_keras.errors import UsageError
 from dcgan_keras.files import RunPaths
@@ -306,3 +306,123 @@ def _options(argv):
     names = {"--image-size": "image_size", "--channels": "channels", "--width": "width", "--batch-size": "batch_size",
              "--latent-dim": "latent_dim", "--verbose": "verbose", "--eval-every": "eval_every"}
     return {names[flag]: int(value) for flag, value in pairs.items()}
+
+
+# --- unreadable files: all named at once, or left out with --skip-bad-images ----------------------------------------
+
+
+def _photos_with_bad_files(folder, good=16, bad=5):
+    for index in range(good):
+        _image(folder / f"{index:02d}.png", value=8 * index)
+    (folder / "bad").mkdir(parents=True)
+    (folder / "bad" / "a_empty.png").write_bytes(b"")
+    for index in range(1, bad):
+        (folder / "bad" / f"b{index}.jpg").write_bytes(b"a text file with an image's name")
+    return sorted(str(path.relative_to(folder)) for path in (folder / "bad").iterdir())
+
+
+def test_every_unreadable_file_is_named_in_one_go_and_skip_bad_images_trains_on_the_rest(tmp_path, capsys):
+    """One rerun, not one per bad file: the first run names all five; --skip-bad-images trains on the 16 others."""
+    photos, run = tmp_path / "photos", tmp_path / "run"
+    bad = _photos_with_bad_files(photos)
+    train = ["train", "--image-dir", str(photos), "--output", str(run), *TINY]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main([*train, "--epochs", "1"])
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    listed = line.split("all listed in ")[1].split(". Remove")[0]
+    assert line == (f"error: 5 of the 21 image files under {photos} cannot be read as images: {photos}/bad/a_empty.png "
+                    f"(it is empty (0 bytes)); {photos}/bad/b1.jpg (UnidentifiedImageError: cannot identify image file "
+                    f"'{photos}/bad/b1.jpg'); {photos}/bad/b2.jpg (UnidentifiedImageError: cannot identify image file "
+                    f"'{photos}/bad/b2.jpg'); and 2 more, all listed in {listed}. Remove or replace them, or pass "
+                    "--skip-bad-images (skip_bad=True in Python) to train on the other 16.")
+    assert [entry["path"] for entry in json.loads(open(listed).read())] == bad  # the full list
+    assert not run.exists()  # a refused command leaves no run folder
+    # The library says the same, and with skip_bad=True gives the 16 readable images and the files it left out.
+    _one_line(lambda: data.folder_cache(photos, 8, 1, verbose=False), "5 of the 21 image files under")
+    cache = data.folder_cache(photos, 8, 1, verbose=False, skip_bad=True)
+    assert len(cache) == 16 and [str(path.relative_to(photos)) for path, _ in cache.skipped] == bad
+    assert sorted(cache[:][:, 0, 0, 0]) == [8 * index for index in range(16)]  # the readable ones, none misread
+
+    main([*train, "--epochs", "1", "--skip-bad-images"])
+    printed = capsys.readouterr().out
+    assert f"Skipping 5 file(s) that cannot be read as images: {photos}/bad/a_empty.png (it is empty" in printed
+    assert "Training on 16 images" in printed
+    record = json.loads(RunPaths(run).record.read_text())["data"]
+    assert record == {**data.list_folder(photos).fingerprint, "skipped": bad}
+    # Resumed without the flag: refused as the folder would be, the run untouched.
+    before = _snapshot(run)
+    with pytest.raises(SystemExit) as stopped:
+        main([*train, "--epochs", "2"])
+    assert stopped.value.code == 2 and "pass --skip-bad-images" in capsys.readouterr().err
+    assert _snapshot(run) == before
+    # With it, the skipped files are the same ones: not a changed folder, it trains further.
+    main([*train, "--epochs", "2", "--skip-bad-images"])
+    assert "Resuming the run" in capsys.readouterr().out
+    assert json.loads(RunPaths(run).record.read_text())["finished_epochs"] == 2
+
+
+def test_a_few_unreadable_files_are_all_named_and_a_wholly_unreadable_folder_is_refused(tmp_path):
+    photos = tmp_path / "photos"
+    _photos_with_bad_files(photos, good=2, bad=2)
+    message = _one_line(lambda: data.folder_cache(photos, 8, 1, verbose=False), "2 of the 4 image files")
+    assert "a_empty.png" in message and "b1.jpg" in message and "more" not in message
+    shutil.rmtree(photos)
+    _photos_with_bad_files(photos, good=0, bad=2)  # nothing left to train on: skip_bad cannot help
+    message = _one_line(lambda: data.folder_cache(photos, 8, 1, verbose=False, skip_bad=True),
+                        "2 of the 2 image files")
+    assert message.endswith("Remove or replace them.")
+
+
+def test_a_resumed_run_leaves_out_the_same_files_it_started_without(tmp_path, capsys, monkeypatch):
+    """A file that became unreadable without changing its size or time (permissions): refused, not mixed in."""
+    photos, run = tmp_path / "photos", tmp_path / "run"
+    _photos_with_bad_files(photos, bad=1)
+    train = ["train", "--image-dir", str(photos), "--output", str(run), "--skip-bad-images", *TINY]
+    main([*train, "--epochs", "1"])
+    for cache in image_cache.CACHE_FOLDER.glob("folder-*"):  # decoded again, now with one more unreadable
+        cache.unlink()
+    read = data.read_image
+
+    def unreadable_now(path):
+        if path.name == "03.png":
+            raise data.UnreadableImage("Cannot read 03.png", path, "PermissionError")
+        return read(path)
+
+    monkeypatch.setattr(data, "read_image", unreadable_now)
+    before = _snapshot(run)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main([*train, "--epochs", "2"])
+    assert stopped.value.code == 2
+    assert "left out 1 unreadable file(s) when it started, and 2 cannot be read now (03.png changed)" in (
+        capsys.readouterr().err)
+    assert _snapshot(run) == before
+
+
+# --- the folders of a run are compared by their resolved paths ----------------------------------------------------
+
+
+def test_a_run_resumes_whichever_way_its_folders_are_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for index in range(16):
+        _image(tmp_path / "photos" / f"{index:02d}.png", value=8 * index)
+    main(["train", "--image-dir", "photos", "--output", "run", "--epochs", "1", *TINY])
+    record_path = tmp_path / "run" / "run.json"
+    record = json.loads(record_path.read_text())
+    assert record["options"]["image_dir"] == str(tmp_path.resolve() / "photos")
+    # An older run.json holds the folder as typed: resolved from the working folder, it is the same folder.
+    record["options"]["image_dir"] = "photos"
+    record_path.write_text(json.dumps(record))
+    capsys.readouterr()
+    main(["train", "--image-dir", str(tmp_path / "photos"), "--output", str(tmp_path / "run"), "--epochs", "2",
+          *TINY])
+    assert "Resuming the run" in capsys.readouterr().out
+    main(["train", "--image-dir", "./photos/", "--output", "./run", "--epochs", "3", *TINY])
+    assert "Resuming the run" in capsys.readouterr().out
+    shutil.copytree(tmp_path / "photos", tmp_path / "copy")  # the same files elsewhere: another folder
+    with pytest.raises(SystemExit):
+        main(["train", "--image-dir", "copy", "--output", "run", "--epochs", "4", *TINY])
+    assert f"made with --image-dir {tmp_path.resolve() / 'photos'}; this command asks for --image-dir copy" in (
+        capsys.readouterr().err)

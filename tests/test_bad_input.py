@@ -100,8 +100,6 @@ CLI_CASES = {
     "batch larger than the data": (["train", "--batch-size", "20000", "--output", "{root}/out"],
                                    "is larger than the 10000"),
     # a run folder that already holds a run: nothing in it may be lost
-    "rerun a finished run": (["train", "--epochs", "1", "--output", RUN, *TINY],
-                             "holds a finished 1-epoch run; nothing was changed. Pass --epochs N with N > 1"),
     "no-resume on a finished run": (["train", "--epochs", "1", "--no-resume", "--output", RUN, *TINY],
                                     "which --no-resume would delete. Add --overwrite"),
     "resume with another batch size": (["train", "--epochs", "2", "--output", RUN, *TINY[:2], "--batch-size", "250",

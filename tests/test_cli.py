@@ -13,7 +13,8 @@ from dcgan_keras.cli import main
 TINY = ["--width", "4", "--batch-size", "500", "--latent-dim", "8", "--verbose", "0", "--eval-images", "300"]
 
 
-def test_train_writes_everything_it_promises(tmp_path, capsys):
+def test_train_writes_everything_it_promises(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where sample writes by default
     output = tmp_path / "run"
     main(["train", "--epochs", "2", "--output", str(output), *TINY])
     for name in ["samples/epoch_001.png", "samples/epoch_002.png", "progress.gif", "history.png",
@@ -32,9 +33,10 @@ def test_train_writes_everything_it_promises(tmp_path, capsys):
 
     main(["sample", "--generator", str(output / "generator.keras"), "--num-images", "5", "--images",
           "--steps", "4"])
-    assert (output / "grid.png").is_file() and (output / "interpolation.png").is_file()
-    assert len(list((output / "images").glob("*.png"))) == 5
-    with Image.open(output / "images" / "00000.png") as first:
+    drawn = tmp_path / "samples"
+    assert (drawn / "grid.png").is_file() and (drawn / "interpolation.png").is_file()
+    assert len(list((drawn / "images").glob("*.png"))) == 5
+    with Image.open(drawn / "images" / "00000.png") as first:
         assert first.size == (28, 28)
 
 
@@ -219,3 +221,49 @@ def test_emoji_training_writes_everything_and_scores_with_the_emoji_network(tmp_
     assert report["scores"]["fid"] > report["real_floor"]["fid"] and "colours" in report["scores"]
     error = _usage_error(["evaluate", "--generator", str(output / "generator.keras"), "--features", "mnist"], capsys)
     assert "makes colour images of shape (64, 64, 3); --features mnist scores 1-channel images" in error
+
+
+def test_rerunning_a_finished_run_says_so_and_exits_0(tmp_path, capsys):
+    """Nothing is wrong: the message says how to train further or start again, and nothing in the folder changes."""
+    output = tmp_path / "run"
+    quick = ["--epochs", "1", "--output", str(output), *TINY, "--eval-every", "0"]
+    main(["train", *quick])
+    before = {path: path.read_bytes() for path in sorted(output.rglob("*")) if path.is_file()}
+    capsys.readouterr()
+    main(["train", *quick])  # returns: exit status 0, not SystemExit(2)
+    captured = capsys.readouterr()
+    assert captured.out.strip().splitlines() == [
+        f"--output {output} holds a finished 1-epoch run; nothing to do. Pass --epochs N with N > 1 to train it "
+        "further, --overwrite to start again, or another --output."]
+    assert captured.err == ""
+    assert {path: path.read_bytes() for path in sorted(output.rglob("*")) if path.is_file()} == before
+
+
+def test_sample_writes_a_new_folder_here_and_never_overwrites(tmp_path, capsys, monkeypatch):
+    generator = tiny_generator(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    draw = ["sample", "--generator", str(generator), "--num-images", "4", "--steps", "3"]
+    main(draw)
+    assert sorted(path.name for path in (work / "samples").iterdir()) == ["grid.png", "interpolation.png"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["generator.keras", "work"]  # nothing beside it
+    first = (work / "samples" / "grid.png").read_bytes()
+    main([*draw, "--seed", "1"])  # a second draw: a new folder, the first one kept
+    assert (work / "samples-2" / "grid.png").read_bytes() != first
+    assert (work / "samples" / "grid.png").read_bytes() == first
+    assert f"Wrote:\n  samples-2{'/'}grid.png" in capsys.readouterr().out
+    # An --output that holds an earlier draw: refused in one line, nothing written.
+    for output, extra, taken in [("samples", [], "grid.png and interpolation.png"),
+                                 ("mine", ["--images"], "images/")]:
+        if output == "mine":
+            (work / "mine" / "images").mkdir(parents=True)
+            (work / "mine" / "images" / "00000.png").write_bytes(b"an earlier image")
+        before = {path: path.read_bytes() for path in sorted(work.rglob("*")) if path.is_file()}
+        line = _usage_error([*draw, "--output", output, *extra], capsys)
+        assert line == (f"error: --output {output} already holds {taken} from an earlier sample, which sample never "
+                        "overwrites. Pass another --output, or leave it out to write to a new folder (samples-3/ "
+                        "here).")
+        assert {path: path.read_bytes() for path in sorted(work.rglob("*")) if path.is_file()} == before
+    main([*draw, "--output", "mine"])  # without --images, images/ is not in the way
+    assert (work / "mine" / "grid.png").is_file()

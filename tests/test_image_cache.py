@@ -61,7 +61,7 @@ def test_a_half_written_cache_is_never_used(tmp_path, monkeypatch):
     path = data.folder_cache(folder, 16, 3, verbose=False).path  # where its cache goes
     path.unlink()
 
-    def killed(items, fit):  # decoding dies after the first chunk
+    def killed(items, fit, unreadable=None):  # decoding dies after the first chunk
         yield np.stack([fit(item) for item in items[:2]])
         raise KeyboardInterrupt
 
