@@ -172,6 +172,8 @@ def _evaluate_parser(subparsers):
     parser.add_argument("--features", choices=FEATURES, default="auto")
     parser.add_argument("--dataset", default=data.MNIST, help="--features inception: the reference data")
     parser.add_argument("--image-dir", type=_path, help="--features inception: reference images from a folder")
+    parser.add_argument("--reference", help="instead: SWD and MS-SSIM against a folder of images or an embedded "
+                                            "dataset, no feature network (docs/evaluation.md)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.set_defaults(command=lambda args: evaluate(EvaluateConfig.from_args(args)))
 
@@ -236,6 +238,7 @@ class EvaluateConfig:
     dataset: str
     image_dir: pathlib.Path | None
     json: bool
+    reference: str | None = None
 
     @classmethod
     def from_args(cls, args):
@@ -259,6 +262,9 @@ def _evaluate_features(config, image_shape):
 
 def evaluate(config):
     generator = load_generator(config.generator)
+    if config.reference is not None:  # SWD and MS-SSIM: any output shape, no feature network
+        report = scoring.reference_scores(generator, config.reference, config.num_images, config.seed, config.generator)
+        return print(json.dumps(report) if config.json else scoring.reference_table(report))
     image_shape = tuple(generator.output_shape[1:])
     features = _evaluate_features(config, image_shape)
     num_images = config.num_images or scoring.EVALUATOR_IMAGES.get(features, scoring.NUM_IMAGES)

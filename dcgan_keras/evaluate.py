@@ -25,7 +25,13 @@ Offline protocol (Binkowski et al., 2018, use LeNet-like features for MNIST):
 For other data, ``InceptionEvaluator`` gives FID and KID on InceptionV3 pool
 features; it needs the ImageNet weights, so it needs the internet once.
 ``for_shape(image_shape)`` picks the offline evaluator for a generator's output.
+
+Without any feature network, ``reference_scores`` compares a generator of any
+shape with reference images (a folder, such as its own training images):
+SWD per pyramid scale and MS-SSIM of sample pairs (``metrics``).
 """
+
+import pathlib
 
 import keras
 import numpy as np
@@ -34,6 +40,7 @@ from keras import ops
 from dcgan_keras import feature_nets, metrics
 from dcgan_keras.compute import predict
 from dcgan_keras.data import (
+    EMOJI,
     MNIST,
     as_unit_range,
     check_unit_range,
@@ -244,6 +251,76 @@ def make_evaluator(features, num_images, image_shape=None, dataset=MNIST, image_
         images = open_images(dataset, size, channels, image_dir)
     reference = as_unit_range(images[np.random.default_rng(0).permutation(len(images))[:num_images]])
     return InceptionEvaluator(reference)
+
+
+# --- SWD and MS-SSIM against reference images: no feature network ------------------
+
+REFERENCE_IMAGES = 1000  # SWD's default per side: 128 patches an image, 128,000 per set and scale
+
+
+def open_reference(reference, image_shape):
+    """Reference images at a generator's ``image_shape``: a folder, or "mnist-embedded" or "emoji-embedded"."""
+    size, _, channels = image_shape
+    if str(reference) in (MNIST, EMOJI):
+        return open_images(reference, size, channels)
+    if not pathlib.Path(reference).is_dir():
+        raise UsageError(f"The reference {reference} is neither a folder of images nor an embedded dataset "
+                         f"({MNIST} or {EMOJI}).")
+    return open_images(image_size=size, channels=channels, image_dir=pathlib.Path(reference))
+
+
+def reference_scores(generator, reference, num_images=None, seed=0, name="generator"):
+    """SWD (x 10^3, per scale and average) of ``generator``'s samples against reference images, and MS-SSIM.
+
+    ``reference`` is a folder or an embedded dataset name (``open_reference``),
+    read at the generator's output shape. ``num_images`` samples (default
+    1,000, at most as many as the reference holds) are compared with as many
+    reference images drawn with ``seed``. ``ms_ssim`` is the mean MS-SSIM of
+    the samples' pairs and ``reference_ms_ssim`` that of the reference images:
+    a generator as diverse as its data scores about the same. When the
+    reference holds twice the images, ``real_swd`` is the SWD of other
+    reference images against the same ones: the floor a perfect generator reaches.
+    """
+    reference_images = open_reference(reference, tuple(generator.output_shape[1:]))
+    count = min(REFERENCE_IMAGES if num_images is None else check_num_images(num_images), len(reference_images))
+    if count < 2:
+        raise UsageError(f"The reference {reference} holds {count} image; SWD and MS-SSIM need at least 2.")
+    order = np.random.default_rng(seed).permutation(len(reference_images))
+    real = as_unit_range(reference_images[np.sort(order[:count])])
+    generated = _check_images(sample(generator, count, seed))
+    try:
+        swd = metrics.sliced_wasserstein(generated, real, seed)
+        report = {"generator": str(name), "reference": str(reference), "seed": seed, "num_images": count,
+                  "swd": swd["per_scale"], "swd_avg": swd["avg"], "ms_ssim": metrics.pairwise_ms_ssim(generated),
+                  "reference_ms_ssim": metrics.pairwise_ms_ssim(real)}
+    except ValueError as error:  # images too small for the pyramid or the five MS-SSIM scales
+        raise UsageError(f"Cannot score {generated.shape[1]}x{generated.shape[2]} images: {error}") from error
+    if len(reference_images) >= 2 * count:
+        other = as_unit_range(reference_images[np.sort(order[count:2 * count])])
+        real_swd = metrics.sliced_wasserstein(other, real, seed)
+        report.update(real_swd=real_swd["per_scale"], real_swd_avg=real_swd["avg"])
+    return report
+
+
+def reference_table(report):
+    """``reference_scores``' report as a table, the reference images' own values beside the generator's."""
+    lines = [f"{report['generator']}: {report['num_images']} samples (seed {report['seed']}) against as many "
+             f"images of {report['reference']}",
+             f"{'score':34s} {'generator':>10s} {'reference':>10s}"]
+    real = report.get("real_swd", {})
+    for size, value in report["swd"].items():
+        floor = f"{real[size]:.2f}" if size in real else ""
+        lines.append(f"{f'SWD x1e3, {size}x{size} (lower is better)':34s} {value:10.2f} {floor:>10s}")
+    floor = f"{report['real_swd_avg']:.2f}" if "real_swd_avg" in report else ""
+    lines.append(f"{'SWD x1e3, average':34s} {report['swd_avg']:10.2f} {floor:>10s}")
+    lines.append(f"{'MS-SSIM of pairs (lower: diverse)':34s} {report['ms_ssim']:10.4f} "
+                 f"{report['reference_ms_ssim']:10.4f}")
+    if real:
+        lines.append("'reference': SWD of other reference images against the same ones (the floor); MS-SSIM of "
+                     "the reference images' own pairs.")
+    else:
+        lines.append("'reference': MS-SSIM of the reference images' own pairs (too few images for an SWD floor).")
+    return "\n".join(lines)
 
 
 def score_table(report):

@@ -13,6 +13,12 @@ MNIST classifier's, or InceptionV3's) and the images.
 - Class coverage: how a classifier spreads the generated images over the
   classes. A collapsed generator draws a few digits; FID sees that only
   indirectly.
+- SWD (Karras et al., 2018, appendix D): the sliced Wasserstein distance
+  between 7x7 patches of two image sets' Laplacian pyramids, one distance per
+  scale. Needs no trained network: it compares the images themselves.
+- MS-SSIM between pairs of generated images (Odena et al., 2017): how alike
+  two samples are across scales. Lower means more diverse; compare it with
+  the training images' own value.
 """
 
 import numpy as np
@@ -180,3 +186,235 @@ def colour_histogram_distance(images_a, images_b, levels=8):
     """
     reference = images_b if np.ndim(images_b) == 1 else colour_histogram(images_b, levels)
     return float(0.5 * np.abs(colour_histogram(images_a, levels) - reference).sum())
+
+
+# --- SWD: sliced Wasserstein distance on Laplacian-pyramid patches ------------------
+# Follows metrics/sliced_wasserstein.py of tkarras/progressive_growing_of_gans
+# (commit 2504c3f), which MMagic's metrics/swd.py also follows.
+
+SWD_SCALE = 1e3  # PGGAN and MMagic publish SWD x 10^3
+# PGGAN's 5x5 pyramid filter ([1 4 6 4 1] outer [1 4 6 4 1] / 256, the one cv2.pyrDown uses) is separable.
+_BINOMIAL = np.array([1, 4, 6, 4, 1], "float32") / 16
+
+
+def sliced_wasserstein(images_a, images_b, seed=0, min_size=16, patch_size=7, patches_per_image=128,
+                       repeats=4, directions=128):
+    """SWD x 10^3 between two equally large image sets, per pyramid scale and averaged (PGGAN's definition).
+
+    Each set's Laplacian pyramid goes from the full size down to the last
+    size >= ``min_size`` (64x64: 64, 32 and 16), the coarsest level being the
+    blurred image itself. From every level of every image ``patches_per_image``
+    random ``patch_size`` x ``patch_size`` patches are cut; each set's patches
+    are normalised per channel (mean 0, standard deviation 1 over that set),
+    and the two sets of patches are compared with the sliced Wasserstein
+    distance over ``repeats`` x ``directions`` random directions.
+
+    Images are NHWC with 1 or 3 channels, normally in [-1, 1]. Any affine
+    map of the pixel values (0..255 as PGGAN feeds them, or [-1, 1] as MMagic
+    does) gives the same SWD, because the patches are normalised. A gray
+    channel is repeated three times, as MMagic does for MNIST, so gray and
+    colour numbers are on the same footing. Sides that are halved must be even.
+
+    A seed draws exactly the patches and directions the PGGAN functions draw
+    after ``np.random.seed(seed)`` (the tests check it against that code).
+    Returns ``{"per_scale": {size: swd, ...}, "avg": mean}``, finest first.
+    """
+    images_a, images_b = _as_rgb_images(images_a, "images_a"), _as_rgb_images(images_b, "images_b")
+    if images_a.shape != images_b.shape:
+        raise ValueError(f"SWD compares equally many images of one shape: {images_a.shape} vs {images_b.shape}.")
+    sizes = pyramid_sizes(images_a.shape[1], min_size)
+    if images_a.shape[1] % 2 ** (len(sizes) - 1) or images_a.shape[2] % 2 ** (len(sizes) - 1):
+        raise ValueError(f"SWD halves {images_a.shape[1]}x{images_a.shape[2]} images {len(sizes) - 1} times, so "
+                         f"both sides must divide by {2 ** (len(sizes) - 1)}; resize them first.")
+    # RandomState, not default_rng: the same stream as the reference's np.random calls, in the same order.
+    rng = np.random.RandomState(seed)
+    distances = []
+    for level_a, level_b in zip(laplacian_pyramid(images_a, len(sizes)), laplacian_pyramid(images_b, len(sizes))):
+        patches_a = _normalised(_patches(level_a, patch_size, patches_per_image, rng))
+        patches_b = _normalised(_patches(level_b, patch_size, patches_per_image, rng))
+        distances.append(SWD_SCALE * sliced_wasserstein_points(patches_a, patches_b, repeats, directions, rng))
+    return {"per_scale": dict(zip(sizes, distances)), "avg": float(np.mean(distances))}
+
+
+def sliced_wasserstein_points(points_a, points_b, repeats=4, directions=128, seed=0):
+    """The sliced Wasserstein-1 distance between two equally large (N, D) point sets.
+
+    Both sets are projected on ``directions`` random unit vectors, ``repeats``
+    times; along one direction the 1-D distance is the mean gap between the
+    sorted projections. Returns the mean over all directions. ``seed`` may be
+    a ``np.random.RandomState`` to continue its stream.
+    """
+    points_a, points_b = np.asarray(points_a, "float32"), np.asarray(points_b, "float32")
+    if points_a.ndim != 2 or points_a.shape != points_b.shape:
+        raise ValueError(f"Need two (N, D) point sets of one shape, got {points_a.shape} and {points_b.shape}.")
+    rng = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
+    results = []
+    for _ in range(repeats):
+        unit = rng.randn(points_a.shape[1], directions)
+        unit = (unit / np.sqrt(np.sum(np.square(unit), axis=0, keepdims=True))).astype("float32")
+        gaps = np.abs(np.sort(points_a @ unit, axis=0) - np.sort(points_b @ unit, axis=0))
+        results.append(np.mean(gaps))
+    return float(np.mean(results))
+
+
+def pyramid_sizes(size, min_size=16):
+    """The sides of SWD's pyramid levels: ``size`` halved while it stays >= ``min_size`` (64 -> 64, 32, 16)."""
+    if size < min_size:
+        raise ValueError(f"SWD's pyramid stops at {min_size}x{min_size}; images of side {size} are smaller.")
+    sizes = []
+    while size >= min_size:
+        sizes.append(size)
+        size //= 2
+    return sizes
+
+
+def laplacian_pyramid(images, num_levels):
+    """``num_levels`` NHWC float32 levels: band-pass differences, finest first, then the blurred remainder."""
+    levels = [np.asarray(images, "float32")]
+    for _ in range(1, num_levels):
+        levels.append(_pyramid_down(levels[-1]))
+        levels[-2] = levels[-2] - _pyramid_up(levels[-1])
+    return levels
+
+
+def _blur(images, taps):
+    """A separable 5-tap filter over height and width, mirrored at the edges (scipy's 'mirror', numpy's 'reflect')."""
+    height, width = images.shape[1:3]
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    rows = sum(tap * padded[:, k:k + height] for k, tap in enumerate(taps))
+    return sum(tap * rows[:, :, k:k + width] for k, tap in enumerate(taps))
+
+
+def _pyramid_down(images):  # cv2.pyrDown, as PGGAN's pyr_down
+    return _blur(images, _BINOMIAL)[:, ::2, ::2]
+
+
+def _pyramid_up(images):  # cv2.pyrUp, as PGGAN's pyr_up: zeros between the pixels, then 4x the filter
+    count, height, width, channels = images.shape
+    spread = np.zeros((count, 2 * height, 2 * width, channels), images.dtype)
+    spread[:, ::2, ::2] = images
+    return _blur(spread, 2 * _BINOMIAL)
+
+
+def _patches(level, patch_size, per_image, rng):
+    """``per_image`` random patches of each image, (count, channels, patch, patch) as PGGAN lays them out.
+
+    PGGAN draws the column centres first, then the rows, and its patch axes
+    are (channel, column, row); kept so that one seed gives the same numbers.
+    """
+    count, height, width, channels = level.shape
+    half = patch_size // 2
+    columns = rng.randint(half, width - half, size=count * per_image)[:, None, None, None]
+    rows = rng.randint(half, height - half, size=count * per_image)[:, None, None, None]
+    offsets = np.arange(-half, half + 1)
+    image = np.repeat(np.arange(count), per_image)[:, None, None, None]
+    channel = np.arange(channels)[None, :, None, None]
+    return level[image, rows + offsets[None, None, None, :], columns + offsets[None, None, :, None], channel]
+
+
+def _normalised(patches):
+    """Patches flattened to vectors after each channel is given mean 0 and standard deviation 1 over the set."""
+    patches = patches - patches.mean(axis=(0, 2, 3), keepdims=True)
+    patches /= patches.std(axis=(0, 2, 3), keepdims=True)
+    return patches.reshape(len(patches), -1)
+
+
+def _as_rgb_images(images, name):
+    images = np.asarray(images, "float32")
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"{name} must be images of shape (N, height, width, 1 or 3), got {images.shape}.")
+    if not np.all(np.isfinite(images)):
+        raise ValueError(f"{name} contain NaN or inf: check the images (a diverged generator?).")
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
+# --- MS-SSIM between pairs of images ----------------------------------------------------
+# Follows metrics/ms_ssim.py of tkarras/progressive_growing_of_gans (from TensorFlow's
+# models repository), which MMagic's metrics/ms_ssim.py copies: pixel values 0..255,
+# an 11x11 Gaussian window with sigma 1.5 (shrunk for small images), 5 scales.
+
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al., 2003; they sum to 1.0001
+_PAIR_CHUNK = 256  # pairs at a time: float64 copies of 5,000 64x64x3 pairs would take gigabytes
+
+
+def ms_ssim(images_a, images_b, weights=MS_SSIM_WEIGHTS):
+    """MS-SSIM of each pair ``(images_a[i], images_b[i])``: 1 for identical images, near 0 for unrelated ones.
+
+    Images are NHWC in [-1, 1], mapped to 0..255 (the range the reference
+    scores, with its constants for 255) without rounding. Channels are scored
+    alike and averaged, so a gray image and its RGB copy score the same. Each
+    scale halves the images by 2x2 averages; an odd side first loses its last
+    row or column (the reference stops there), so 28x28 goes 28, 14, 7, 3, 1.
+    """
+    images_a, images_b = np.asarray(images_a, "float64"), np.asarray(images_b, "float64")
+    if images_a.ndim != 4 or images_a.shape != images_b.shape:
+        raise ValueError(f"MS-SSIM compares pairs of NHWC images of one shape, got {images_a.shape} and "
+                         f"{images_b.shape}.")
+    smallest = 2 ** (len(weights) - 1)
+    if min(images_a.shape[1:3]) < smallest:
+        raise ValueError(f"MS-SSIM halves images {len(weights) - 1} times: they need sides of at least "
+                         f"{smallest} pixels, got {images_a.shape[1]}x{images_a.shape[2]}.")
+    images_a, images_b = (images_a + 1.0) * 127.5, (images_b + 1.0) * 127.5
+    similarities, contrasts = [], []
+    for scale in range(len(weights)):
+        if scale:
+            images_a, images_b = _halve(images_a), _halve(images_b)
+        similarity, contrast = _ssim_and_contrast(images_a, images_b)
+        similarities.append(similarity)
+        contrasts.append(contrast)
+    # Clipped at 0, as in the reference: a negative value to a fractional power is NaN.
+    similarities, contrasts = np.clip(similarities, 0.0, None), np.clip(contrasts, 0.0, None)
+    weights = np.asarray(weights, "float64")
+    return np.prod(contrasts[:-1] ** weights[:-1, None], axis=0) * similarities[-1] ** weights[-1]
+
+
+def pairwise_ms_ssim(images):
+    """The mean MS-SSIM of the pairs (0, 1), (2, 3), ... of a set of independent samples.
+
+    Odena et al. (2017) and PGGAN's and MMagic's ``MS-SSIM`` score: lower
+    means more diverse samples; a collapsed generator scores near 1. Compare
+    it with the same score of the training images. An odd last image is left out.
+    """
+    images = np.asarray(images)
+    if len(images) < 2:
+        raise ValueError(f"MS-SSIM of pairs needs at least 2 images, got {len(images)}.")
+    pairs = len(images) // 2
+    scores = [ms_ssim(images[2 * start:2 * (start + _PAIR_CHUNK):2][:pairs - start],
+                      images[2 * start + 1:2 * (start + _PAIR_CHUNK):2][:pairs - start])
+              for start in range(0, pairs, _PAIR_CHUNK)]
+    return float(np.mean(np.concatenate(scores)))
+
+
+def _ssim_and_contrast(images_a, images_b, max_value=255.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03):
+    """Per image: mean SSIM and mean contrast-structure term over the valid (unpadded) windows."""
+    size = min(filter_size, *images_a.shape[1:3])
+    taps = _gaussian_taps(size, size * filter_sigma / filter_size)  # the reference shrinks sigma with the window
+    mean_a, mean_b = _filter_valid(images_a, taps), _filter_valid(images_b, taps)
+    var_a = _filter_valid(images_a * images_a, taps) - mean_a * mean_a
+    var_b = _filter_valid(images_b * images_b, taps) - mean_b * mean_b
+    covariance = _filter_valid(images_a * images_b, taps) - mean_a * mean_b
+    c1, c2 = (k1 * max_value) ** 2, (k2 * max_value) ** 2
+    v1, v2 = 2.0 * covariance + c2, var_a + var_b + c2
+    ssim = (2.0 * mean_a * mean_b + c1) * v1 / ((mean_a * mean_a + mean_b * mean_b + c1) * v2)
+    return ssim.mean(axis=(1, 2, 3)), (v1 / v2).mean(axis=(1, 2, 3))
+
+
+def _gaussian_taps(size, sigma):
+    """One axis of the reference's normalised 2-D Gaussian window (which is the outer product of two)."""
+    offsets = np.arange(size) - (size - 1) / 2  # centred: half-integers for an even size, as the reference
+    taps = np.exp(-offsets**2 / (2.0 * sigma**2))
+    return taps / taps.sum()
+
+
+def _filter_valid(images, taps):
+    """Correlation with ``outer(taps, taps)`` over height and width, 'valid' windows only (symmetric taps)."""
+    size = len(taps)
+    height, width = images.shape[1] - size + 1, images.shape[2] - size + 1
+    rows = sum(tap * images[:, k:k + height] for k, tap in enumerate(taps))
+    return sum(tap * rows[:, :, k:k + width] for k, tap in enumerate(taps))
+
+
+def _halve(images):
+    """2x2 averages; an odd height or width loses its last row or column first."""
+    images = images[:, :images.shape[1] // 2 * 2, :images.shape[2] // 2 * 2]
+    return (images[:, 0::2, 0::2] + images[:, 1::2, 0::2] + images[:, 0::2, 1::2] + images[:, 1::2, 1::2]) * 0.25

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -267,3 +268,23 @@ def test_sample_writes_a_new_folder_here_and_never_overwrites(tmp_path, capsys, 
         assert {path: path.read_bytes() for path in sorted(work.rglob("*")) if path.is_file()} == before
     main([*draw, "--output", "mine"])  # without --images, images/ is not in the way
     assert (work / "mine" / "grid.png").is_file()
+
+
+def test_evaluate_scores_swd_and_ms_ssim_against_a_reference_folder(tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(10):  # odd-sized RGB pictures: read as the generator's 28x28x1, as training reads them
+        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    path = tiny_generator(tmp_path)
+    main(["evaluate", "--generator", str(path), "--reference", str(folder), "--num-images", "4"])
+    table = capsys.readouterr().out
+    assert "SWD x1e3, 28x28" in table and "SWD x1e3, average" in table and "MS-SSIM of pairs" in table
+    main(["evaluate", "--generator", str(path), "--reference", str(folder), "--num-images", "4", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["num_images"] == 4 and list(report["swd"]) == ["28"] and "real_swd_avg" in report  # 10 >= 2 x 4
+    assert 0 <= report["ms_ssim"] <= 1 and 0 <= report["reference_ms_ssim"] <= 1
+    main(["evaluate", "--generator", str(path), "--reference", "mnist-embedded", "--num-images", "6", "--json"])
+    assert json.loads(capsys.readouterr().out)["reference"] == "mnist-embedded"
+    error = _usage_error(["evaluate", "--generator", str(path), "--reference", str(tmp_path / "none")], capsys)
+    assert "neither a folder of images nor an embedded dataset" in error
