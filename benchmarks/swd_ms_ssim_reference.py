@@ -14,13 +14,19 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ms_ssim  # noqa: E402  (PGGAN's metrics/ms_ssim.py)
-import sliced_wasserstein as swd  # noqa: E402  (PGGAN's metrics/sliced_wasserstein.py)
+
+def _pggan():
+    """PGGAN's metrics/ms_ssim.py and metrics/sliced_wasserstein.py, copied beside this script (not shipped):
+    imported only when the reference numbers are made, so the tests can share the input sets below."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import ms_ssim
+    import sliced_wasserstein
+
+    return ms_ssim, sliced_wasserstein
 
 
 def noise_sets():
-    """16 RGB 32x32 images of noise, and 16 of smoothed noise (the tests rebuild them)."""
+    """16 RGB 32x32 images of noise, and 16 of smoothed noise (tests/test_swd_ms_ssim.py uses them too)."""
     rng = np.random.default_rng(29)
     a = rng.uniform(-1, 1, (16, 32, 32, 3)).astype("float32")
     b = rng.uniform(-1, 1, (16, 32, 32, 3)).astype("float32")
@@ -42,6 +48,7 @@ def reference_swd(a, b, seed, num_levels):
     subtracts in place from a float32 input.
     """
     np.random.seed(seed)
+    _, swd = _pggan()
     pyramid_a = swd.generate_laplacian_pyramid(a.transpose(0, 3, 1, 2).copy(), num_levels)
     pyramid_b = swd.generate_laplacian_pyramid(b.transpose(0, 3, 1, 2).copy(), num_levels)
     distances = []
@@ -64,6 +71,7 @@ def main():
           [f"{v:.6f}" for v in reference_swd(np.repeat(a[..., :1], 3, -1), np.repeat(b[..., :1], 3, -1), 3, 2)])
     print("SWD 64x64 gray repeated to RGB, seed 1:",
           [f"{v:.6f}" for v in reference_swd(np.repeat(gray, 3, -1), np.repeat(noise, 3, -1), 1, 3)])
+    ms_ssim, _ = _pggan()
     print("MS-SSIM noise pairs (0::2 vs 1::2):", f"{ms_ssim.msssim(to255(a[0::2]), to255(a[1::2])):.6f}")
     print("MS-SSIM noise vs smoothed:", f"{ms_ssim.msssim(to255(a), to255(b)):.6f}")
     print("MS-SSIM noise vs 0.8 x noise:", f"{ms_ssim.msssim(to255(a), to255(a * 0.8)):.6f}")

@@ -1,11 +1,16 @@
 """SWD and MS-SSIM: closed forms, and the numbers of the original code (PGGAN's numpy metrics, TensorFlow)."""
 
 import math
+import pathlib
+import sys
 
 import numpy as np
 import pytest
 
 from dcgan_keras import metrics
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "benchmarks"))
+from swd_ms_ssim_reference import gray_sets, noise_sets  # noqa: E402  (the inputs the reference numbers came from)
 
 # Produced by benchmarks/swd_ms_ssim_reference.py: PGGAN's metrics/sliced_wasserstein.py and metrics/ms_ssim.py
 # (tkarras/progressive_growing_of_gans, commit 2504c3f3cb98ca58751610ad61fa1097313152bd) on numpy 2.4.6 and
@@ -20,20 +25,6 @@ PGGAN_MS_SSIM_NOISE_PAIRS, PGGAN_MS_SSIM_NOISE_SMOOTHED, PGGAN_MS_SSIM_SCALED = 
 TF_MS_SSIM_192 = (0.828273, 0.824375, 0.828127, 0.825025)
 # Ours and PGGAN's run the same float32 steps in another order (separable filters): agreement to 1e-5 relative.
 # TensorFlow filters in float32 with its own convolution: within 1e-4.
-
-
-def noise_sets():
-    rng = np.random.default_rng(29)
-    a = rng.uniform(-1, 1, (16, 32, 32, 3)).astype("float32")
-    b = rng.uniform(-1, 1, (16, 32, 32, 3)).astype("float32")
-    return a, (b + np.roll(b, 1, axis=1) + np.roll(b, 1, axis=2)) / 3
-
-
-def gray_sets():
-    rng = np.random.default_rng(64)
-    c = rng.uniform(-1, 1, (8, 64, 64, 1)).astype("float32")
-    c = (c + np.roll(c, 1, axis=1) + np.roll(c, 2, axis=2)) / 3
-    return c, rng.uniform(-1, 1, (8, 64, 64, 1)).astype("float32")
 
 
 def swd_values(result):
