@@ -18,10 +18,15 @@ def latent_noise(num_images, latent_dim, seed=None):
 
     ``num_images`` may be 0 (an empty batch); ``seed`` is None (fresh noise) or a whole number of 0 or more.
     """
+    num_images, latent_dim, rng = _noise_stream(num_images, latent_dim, seed)
+    return rng.standard_normal((num_images, latent_dim)).astype("float32")
+
+
+def _noise_stream(num_images, latent_dim, seed):
+    """The checked arguments of ``latent_noise`` and ``latent_batches``, and the generator their z come from."""
     num_images = check_whole_number("num_images", num_images, 0, "how many latent vectors")
     latent_dim = check_whole_number("latent_dim", latent_dim, 1, "the length of each latent vector")
-    rng = np.random.default_rng(_check_seed(seed))
-    return rng.standard_normal((num_images, latent_dim)).astype("float32")
+    return num_images, latent_dim, np.random.default_rng(_check_seed(seed))
 
 
 def latent_batches(num_images, latent_dim, seed, batch_size=256):
@@ -29,8 +34,7 @@ def latent_batches(num_images, latent_dim, seed, batch_size=256):
 
     For drawing more samples than fit in memory at once (the ``sample`` command streams them).
     """
-    num_images = check_whole_number("num_images", num_images, 0, "how many latent vectors")
-    rng = np.random.default_rng(_check_seed(seed))
+    num_images, latent_dim, rng = _noise_stream(num_images, latent_dim, seed)
     for start in range(0, num_images, batch_size):
         yield start, rng.standard_normal((min(batch_size, num_images - start), latent_dim)).astype("float32")
 
