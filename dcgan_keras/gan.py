@@ -567,7 +567,7 @@ def _final_activation(model):
 
 def _output_range(generator):
     """The pixel range G draws, read from its last activation; None when it does not bound it."""
-    return {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(_final_activation(generator))
+    return {"tanh": (-1.0, 1.0), "hard_tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(_final_activation(generator))
 
 
 def _check_logits(discriminator):

@@ -194,7 +194,8 @@ def _size_name(size):
 
 
 def build_generator(image_shape=(64, 64, 3), latent_dim=100, width=128, kernel_size=5, seed=None, name="generator", *,
-                    batch_norm=True, projection=True, upsampling="transposed", output_activation="tanh", stages=None):
+                    batch_norm=True, projection=True, upsampling="transposed", activation="relu",
+                    output_activation="tanh", stages=None):
     """Map a latent vector z to an image in [-1, 1].
 
     With the defaults this is the paper's generator::
@@ -233,8 +234,10 @@ def build_generator(image_shape=(64, 64, 3), latent_dim=100, width=128, kernel_s
             outputs) but computes each transposed convolution as a 3x3
             convolution (5x5 for kernels 7 to 10) plus depth-to-space, which
             XLA runs much faster on GPUs.
-        output_activation: "sigmoid" makes images in (0, 1) instead; train
-            it on data scaled to [0, 1].
+        activation: "tanh" replaces ReLU in every hidden layer.
+        output_activation: "hard_tanh" clips a linear output to [-1, 1]: the
+            same range as tanh, without its smooth saturation. "sigmoid" makes
+            images in (0, 1) instead; train it on data scaled to [0, 1].
         stages: how many times the generator doubles the resolution; the
             default (None) starts from the paper's grid (7x7 for 28, 4x4 for
             64). Fewer stages start from a larger grid (1 gives 14 -> 28), more
@@ -254,13 +257,16 @@ def build_generator(image_shape=(64, 64, 3), latent_dim=100, width=128, kernel_s
     batch_norm = _check_flag("batch_norm", batch_norm)
     _check_choice("projection", projection, (True, False, "tile", "grid"))
     _check_choice("upsampling", upsampling, ("transposed", "subpixel", "resize"))
-    _check_choice("output_activation", output_activation, ("tanh", "sigmoid"))
+    _check_choice("activation", activation, ("relu", "tanh"))
+    _check_choice("output_activation", output_activation, ("tanh", "hard_tanh", "sigmoid"))
     seeds = _seed_stream(seed)
     size, channels = start, width * 2 ** (stages - 1)
 
     def normalize_and_activate(x, stage):
         if batch_norm:
             x = _batch_norm(f"{stage}_bn", next(seeds))(x)
+        if activation == "tanh":
+            return layers.Activation("tanh", name=f"{stage}_tanh")(x)
         return layers.ReLU(name=f"{stage}_relu")(x)
 
     z = keras.Input(shape=(latent_dim,), name="z")

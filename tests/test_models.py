@@ -202,8 +202,33 @@ def test_sigmoid_output_makes_unit_range_images():
     images = keras.ops.convert_to_numpy(generator(np.random.default_rng(0).normal(size=(4, 100))))
     # Small initial weights: the output sits at the activation's midpoint, 0.5 for sigmoid (0 for tanh).
     assert images.min() >= 0.0 and images.max() <= 1.0 and abs(images.mean() - 0.5) < 0.05
-    with pytest.raises(ValueError, match="'tanh' or 'sigmoid'"):
+    with pytest.raises(ValueError, match="'tanh', 'hard_tanh' or 'sigmoid'"):
         build_generator(output_activation="relu")
+
+
+def test_hard_tanh_output_clips_a_linear_output_to_the_tanh_range():
+    generator = build_generator(image_shape=(28, 28, 1), width=8, seed=0, output_activation="hard_tanh")
+    z = np.random.default_rng(0).normal(size=(4, 100)).astype("float32")
+    linear = keras.Model(generator.input, generator.get_layer("to_image").output)  # the pre-activation
+    before = keras.ops.convert_to_numpy(linear(z))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(generator(z)), np.clip(before, -1.0, 1.0), atol=1e-6)
+    # Scaled up, the pre-activation leaves [-1, 1]; the output is clipped there, not squashed.
+    big = 400.0 * z
+    images, before = keras.ops.convert_to_numpy(generator(big)), keras.ops.convert_to_numpy(linear(big))
+    assert np.abs(before).max() > 1.0 and images.min() >= -1.0 and images.max() <= 1.0
+    np.testing.assert_allclose(images, np.clip(before, -1.0, 1.0), atol=1e-6)
+
+
+def test_tanh_hidden_activation_replaces_every_relu():
+    relu = build_generator(image_shape=(28, 28, 1), width=8, seed=0)
+    tanh = build_generator(image_shape=(28, 28, 1), width=8, seed=0, activation="tanh")
+    assert [layer.name for layer in tanh.layers if layer.name.endswith("_tanh")] == ["project_tanh", "up_14x14_tanh"]
+    assert not [layer for layer in tanh.layers if isinstance(layer, layers.ReLU)]
+    # Same weights; the hidden units are tanh of what ReLU sees.
+    z = np.random.default_rng(0).normal(size=(4, 100)).astype("float32")
+    pre = keras.Model(relu.input, relu.get_layer("project_bn").output)(z)
+    after = keras.Model(tanh.input, tanh.get_layer("project_tanh").output)(z)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(after), np.tanh(keras.ops.convert_to_numpy(pre)), atol=1e-6)
 
 
 def test_multiply_adds_counts_convolutions_and_dense():
@@ -367,7 +392,8 @@ GENERATOR_ONLY = [
     ("latent_dim", None, "latent_dim must be an integer >= 1"),
     ("projection", "dense", "projection must be True, False, 'tile' or 'grid'"),
     ("upsampling", "bilinear", "upsampling must be 'transposed', 'subpixel' or 'resize'"),
-    ("output_activation", "relu", "output_activation must be 'tanh' or 'sigmoid'"),
+    ("output_activation", "relu", "output_activation must be 'tanh', 'hard_tanh' or 'sigmoid'"),
+    ("activation", "leaky_relu", "activation must be 'relu' or 'tanh'"),
 ]
 DISCRIMINATOR_ONLY = [
     ("input_batch_norm", 1, "input_batch_norm must be True or False"),
