@@ -284,7 +284,7 @@ def evaluate(config):
 @dataclasses.dataclass(frozen=True)
 class SampleConfig:
     generator: pathlib.Path
-    output: pathlib.Path
+    output: pathlib.Path | None
     num_images: int
     seed: int
     images: bool
@@ -293,13 +293,14 @@ class SampleConfig:
 
     @classmethod
     def from_args(cls, args):
-        return cls(**{**_fields_from(args, cls), "output": args.output or new_folder_name(SAMPLES)})
+        return cls(**_fields_from(args, cls))  # output None: a new samples/ (samples-2/, ...) in the working folder
 
 
 def sample(config):
     """The sample command: a batch of samples at a time, so memory stays flat in --num-images."""
-    check_writable_folder(config.output)
-    check_sample_output(config.output, config.images)
+    output = config.output if config.output is not None else new_folder_name(SAMPLES)
+    check_writable_folder(output)
+    check_sample_output(output, config.images)
     generator = load_generator(config.generator)
     latent_dim, image_shape = int(generator.input_shape[-1]), tuple(generator.output_shape[1:])
     columns = grid_columns(image_shape)
@@ -308,8 +309,11 @@ def sample(config):
         raise UsageError(f"--steps {config.steps} would make interpolation.png wider than {side} pixels; at "
                          f"most {columns} steps of {image_shape[0]}x{image_shape[1]} images fit.")
     shown = min(config.num_images, columns**2)
-    config.output.mkdir(parents=True, exist_ok=True)
-    grid, folder = [], config.output / "images"
+    if config.output is None:  # made as it is picked: a second sample started at once takes the next name
+        output = new_folder_name(SAMPLES, create=True)
+    else:
+        output.mkdir(parents=True, exist_ok=True)
+    grid, folder = [], output / "images"
     for start, z in sampling.latent_batches(config.num_images if config.images else shown, latent_dim, config.seed):
         images = sampling.sample(generator, z=z)
         if start < shown:
@@ -317,13 +321,13 @@ def sample(config):
         if config.images:
             for index, image in enumerate(images, start):
                 save_image(image_grid(image[None], padding=0), folder / f"{index:05d}.png")
-    written = [save_grid(np.concatenate(grid), config.output / "grid.png")]
+    written = [save_grid(np.concatenate(grid), output / "grid.png")]
     if config.images:
         written.append(folder)
     ends = sampling.latent_noise(2 * 8, latent_dim, config.seed + 1).reshape(8, 2, latent_dim)
     rows = sampling.interpolate(ends[:, 0], ends[:, 1], config.steps, method=config.interpolation)
     rows = rows.reshape(-1, latent_dim)  # (8, steps, latent_dim): one path per row of the grid
-    written.append(save_grid(sampling.sample(generator, z=rows), config.output / "interpolation.png",
+    written.append(save_grid(sampling.sample(generator, z=rows), output / "interpolation.png",
                              columns=config.steps))
     if shown < config.num_images:
         rest = f"all {config.num_images} are in {folder}" if config.images else "add --images to write each one"

@@ -210,13 +210,24 @@ SAMPLE_PICTURES = ("grid.png", "interpolation.png")
 SAMPLE_IMAGES = "images"  # --images: one PNG per image in this sub-folder
 
 
-def new_folder_name(name, parent=pathlib.Path()):
-    """``parent/name`` if nothing has that name yet, else the first free ``parent/name-2``, ``name-3``, ..."""
-    path, number = pathlib.Path(parent, name), 1
-    while path.exists() or path.is_symlink():
+def new_folder_name(name, parent=pathlib.Path(), create=False):
+    """``parent/name`` if nothing has that name yet, else the first free ``parent/name-2``, ``name-3``, ...
+
+    With ``create`` the folder is made as it is picked (``mkdir`` fails on a name taken in between), so two
+    commands started at once never pick the same one.
+    """
+    number = 1
+    while True:
+        path = pathlib.Path(parent, name if number == 1 else f"{name}-{number}")
+        if not (path.exists() or path.is_symlink()):
+            if not create:
+                return path
+            try:
+                path.mkdir(parents=True)
+                return path
+            except FileExistsError:  # another process took it first: try the next number
+                pass
         number += 1
-        path = pathlib.Path(parent, f"{name}-{number}")
-    return path
 
 
 def check_sample_output(folder, images=False):

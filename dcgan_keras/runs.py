@@ -95,6 +95,9 @@ class TrainConfig:
                 raise UsageError(f"--{name.replace('_', '-')} is an empty string; give a folder (. for the working "
                                  "folder).")
         config = cls(**options)
+        if config.skip_bad_images and config.image_dir is None:  # a flag that would do nothing is refused, not ignored
+            raise UsageError(f"--skip-bad-images applies to --image-dir folders only; the {config.dataset!r} dataset "
+                             "has no unreadable files to skip. Drop the flag, or pass --image-dir DIR.")
         info = data.dataset_info("folder" if config.image_dir is not None else config.dataset)
         size, channels = config.image_size or info.image_size, config.channels or info.channels
         shape = (size, size, channels)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from dcgan_keras.cli import main
+from dcgan_keras.files import new_folder_name
 
 TINY = ["--width", "4", "--batch-size", "500", "--latent-dim", "8", "--verbose", "0", "--eval-images", "300"]
 
@@ -268,6 +270,30 @@ def test_sample_writes_a_new_folder_here_and_never_overwrites(tmp_path, capsys, 
         assert {path: path.read_bytes() for path in sorted(work.rglob("*")) if path.is_file()} == before
     main([*draw, "--output", "mine"])  # without --images, images/ is not in the way
     assert (work / "mine" / "grid.png").is_file()
+
+
+def test_a_new_samples_folder_is_made_as_it_is_picked_so_two_draws_at_once_never_share_it(tmp_path, monkeypatch):
+    (tmp_path / "samples").mkdir()
+    assert new_folder_name("samples", tmp_path) == tmp_path / "samples-2" and not (tmp_path / "samples-2").exists()
+    # Another process makes samples-2 between this one's check and its mkdir: this one moves on to samples-3.
+    real_mkdir, raced = pathlib.Path.mkdir, []
+
+    def mkdir_after_a_rival(self, *args, **kwargs):
+        if not raced:
+            raced.append(self)
+            real_mkdir(self)  # the rival's folder
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir_after_a_rival)
+    assert new_folder_name("samples", tmp_path, create=True) == tmp_path / "samples-3"
+    assert raced == [tmp_path / "samples-2"] and (tmp_path / "samples-3").is_dir()
+
+
+def test_skip_bad_images_without_a_folder_is_refused_not_ignored(tmp_path, capsys):
+    line = _usage_error(["train", "--skip-bad-images", "--output", str(tmp_path / "run")], capsys)
+    assert line == ("error: --skip-bad-images applies to --image-dir folders only; the 'mnist-embedded' dataset has "
+                    "no unreadable files to skip. Drop the flag, or pass --image-dir DIR.")
+    assert not (tmp_path / "run").exists()
 
 
 def test_evaluate_scores_swd_and_ms_ssim_against_a_reference_folder(tmp_path, capsys):
