@@ -170,14 +170,22 @@ class DCGAN(keras.Model):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
-    def fit(self, x=None, y=None, *args, **kwargs):
+    def fit(self, x=None, y=None, *args, allow_unit_range=False, **kwargs):
+        """Keras' ``fit``, after checking the first batch (all of a numpy array) against G's output range.
+
+        ``allow_unit_range=True`` accepts images for a tanh generator whose pixels all lie in [0, 1]: by
+        default they are refused as images scaled to [0, 1] instead of [-1, 1].
+        """
         # Checked here, once, on the first batch and before Keras starts: the
         # compiled step stays as it is, and an error raised inside a JAX fit()
         # would leave the model's variables detached from their values.
         _refuse_validation(kwargs)
         _check_schedules_and_callbacks(self, kwargs.get("callbacks"))
+        if not isinstance(allow_unit_range, (bool, np.bool_)):
+            raise UsageError(f"allow_unit_range must be True or False, got {allow_unit_range!r}.")
+        self._allow_unit_range = bool(allow_unit_range)  # read by _check_first_batch
         if isinstance(x, np.ndarray):
-            _check_images(x, self.image_shape, self._output_range())  # all of it: numpy is cheap to check
+            _check_images(x, self.image_shape, self._output_range(), allow_unit_range=allow_unit_range)  # all of it
             self._check_first_batch(x[:2] if y is None else (x[:2], np.asarray(y)[:2]))  # labels?
         else:
             if isinstance(x, TrainingBatches):
@@ -201,7 +209,8 @@ class DCGAN(keras.Model):
         """Shape and pixel range of one batch, read eagerly (``unpack_batch`` refuses labels)."""
         images, _ = self.unpack_batch(data)
         images = np.asarray(keras.ops.convert_to_numpy(images))
-        _check_images(images, self.image_shape, self._output_range())
+        _check_images(images, self.image_shape, self._output_range(),
+                      allow_unit_range=getattr(self, "_allow_unit_range", False))
 
     def _output_range(self):
         return _output_range(self.generator)
@@ -620,8 +629,8 @@ def _check_batch_shape(images, image_shape):
         )
 
 
-def _check_images(images, image_shape, output_range=(-1.0, 1.0), values=True):
-    """Shape, then pixels: floats in the range G draws (tanh: [-1, 1], and not all in [0, 1])."""
+def _check_images(images, image_shape, output_range=(-1.0, 1.0), values=True, allow_unit_range=False):
+    """Shape, then (with ``values``) pixels: ``_check_pixels``."""
     if images.ndim == 3 and image_shape[-1] == 1:
         hint = " Add the channel axis: images[..., None]."
     else:
@@ -631,14 +640,19 @@ def _check_images(images, image_shape, output_range=(-1.0, 1.0), values=True):
             f"Expected images of shape (N, {', '.join(map(str, image_shape))}), "
             f"got {images.shape}.{hint}"
         )
-    if not values:
-        return
+    if values:
+        _check_pixels(images, output_range, allow_unit_range)
+
+
+def _check_pixels(images, output_range, allow_unit_range=False):
+    """Floats in the range G draws: [-1, 1] for tanh, [0, 1] for sigmoid; any finite floats when unknown (None)."""
     if output_range == (-1.0, 1.0):
-        check_unit_range(images)
+        check_unit_range(images)  # floats, finite, in [-1, 1]: the data module's check, with its messages
         # Spanning most of [0, 1] without a single negative pixel: keras.io's scaling, not the tanh range.
-        if float(np.min(images)) >= 0.0 and float(np.max(images)) - float(np.min(images)) > 0.5:
+        if not allow_unit_range and float(np.min(images)) >= 0.0 and float(np.ptp(images)) > 0.5:
             raise UsageError("Every pixel is in [0, 1], but the generator's tanh draws [-1, 1]: these look like "
-                             "images scaled to [0, 1]. Rescale them with images * 2 - 1.")
+                             "images scaled to [0, 1]. Rescale them with images * 2 - 1 (or, if they really are "
+                             "[-1, 1] images with no dark pixel, pass allow_unit_range=True to fit).")
         return
     if not np.issubdtype(images.dtype, np.floating):
         raise UsageError(f"Expected float images, got dtype {images.dtype}. Scale them to the generator's range.")

@@ -54,6 +54,23 @@ def test_a_batch_outside_the_generators_range_is_refused(kind, scale, match, mni
     _one_line(error)
 
 
+def test_real_minus_one_to_one_images_without_dark_pixels_can_be_let_through(mnist_images, make_gan):
+    bright = np.clip(mnist_images[:16] + 1.0, 0.0, 1.0)  # in [-1, 1], but not one pixel below 0
+    for data in (bright, iter([(bright[:8],), (bright[8:],)])):
+        with pytest.raises(UsageError, match="allow_unit_range=True") as error:
+            make_gan().fit(data, batch_size=8, epochs=1, steps_per_epoch=2, verbose=0)
+        _one_line(error)
+    gan = make_gan()
+    gan.fit(iter([(bright[:8],), (bright[8:],)]), steps_per_epoch=2, epochs=1, verbose=0, allow_unit_range=True)
+    gan.fit(bright, batch_size=8, epochs=1, verbose=0, allow_unit_range=True)
+    assert int(gan.g_optimizer.iterations) == 4
+    # The switch lets through only that guess: pixels outside [-1, 1] are still refused, and so is a non-flag.
+    with pytest.raises(UsageError, match=r"\[-1, 1\]"):
+        gan.fit(bright * 3, batch_size=8, epochs=1, verbose=0, allow_unit_range=True)
+    with pytest.raises(UsageError, match="allow_unit_range must be True or False"):
+        gan.fit(bright, batch_size=8, epochs=1, verbose=0, allow_unit_range="yes")
+
+
 def test_a_sigmoid_generator_takes_data_in_0_1(mnist_images):
     generator = build_generator(SHAPE, 16, width=4, seed=0, output_activation="sigmoid")
     gan = DCGAN(generator, build_discriminator(SHAPE, width=4, seed=1))
