@@ -15,7 +15,6 @@ import numpy as np
 
 import dcgan_keras
 from dcgan_keras.data import load_images, make_dataset
-from dcgan_keras.gan import _check_images, _first_batch
 
 
 def inputs(images, batch_size):
@@ -32,14 +31,9 @@ def inputs(images, batch_size):
 
 
 def check_seconds(gan, data):
+    """One ``DCGAN.check_data``, the checks fit() runs before training (a numpy array is checked whole)."""
     started = time.perf_counter()
-    if isinstance(data, np.ndarray):
-        # numpy: the whole array is checked, as fit() does
-        _check_images(data, gan.image_shape, gan._output_range())
-        gan._check_first_batch(data[:2])
-    else:
-        first, _ = _first_batch(data)
-        gan._check_first_batch(first)
+    gan.check_data(data)
     return time.perf_counter() - started
 
 

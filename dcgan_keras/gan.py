@@ -171,32 +171,23 @@ class DCGAN(keras.Model):
         return optimizer
 
     def fit(self, x=None, y=None, *args, allow_unit_range=False, **kwargs):
-        """Keras' ``fit``, after checking the first batch (all of a numpy array) against G's output range.
+        """Keras' ``fit``, after ``check_data``: the first batch (all of a numpy array) against G's output range.
 
         ``allow_unit_range=True`` accepts images for a tanh generator whose pixels all lie in [0, 1]: by
         default they are refused as images scaled to [0, 1] instead of [-1, 1].
         """
-        # Checked here, once, on the first batch and before Keras starts: the
-        # compiled step stays as it is, and an error raised inside a JAX fit()
-        # would leave the model's variables detached from their values.
+        # Checked here, once, before Keras starts: the compiled step stays as it
+        # is, and an error raised inside a JAX fit() would leave the model's
+        # variables detached from their values.
         _refuse_validation(kwargs)
         _check_schedules_and_callbacks(self, kwargs.get("callbacks"))
-        if not isinstance(allow_unit_range, (bool, np.bool_)):
-            raise UsageError(f"allow_unit_range must be True or False, got {allow_unit_range!r}.")
-        self._allow_unit_range = bool(allow_unit_range)  # read by _check_first_batch
-        if isinstance(x, np.ndarray):
-            _check_images(x, self.image_shape, self._output_range(), allow_unit_range=allow_unit_range)  # all of it
-            self._check_first_batch(x[:2] if y is None else (x[:2], np.asarray(y)[:2]))  # labels?
-        else:
-            if isinstance(x, TrainingBatches):
-                _check_images(x.images, self.image_shape, values=False)  # the stream checked them
-                # The stream is endless: one "epoch" is one pass over the images.
-                kwargs.setdefault("steps_per_epoch", x.steps_per_epoch)
-                if keras.backend.backend() == "tensorflow":
-                    x = x.as_tf_dataset()
-            else:
-                first, x = _first_batch(x)
-                self._check_first_batch(first)
+        x = self.check_data(x, y, allow_unit_range)
+        if isinstance(x, TrainingBatches):
+            # The stream is endless: one "epoch" is one pass over the images.
+            kwargs.setdefault("steps_per_epoch", x.steps_per_epoch)
+            if keras.backend.backend() == "tensorflow":
+                x = x.as_tf_dataset()
+        if not isinstance(x, np.ndarray):
             # A stream shuffles itself (make_dataset's does); without this,
             # Keras would also shuffle the order of a PyDataset's batches.
             kwargs.setdefault("shuffle", False)
@@ -204,6 +195,27 @@ class DCGAN(keras.Model):
 
     def evaluate(self, *args, **kwargs):
         raise UsageError(_NO_HELD_OUT_LOSS)
+
+    def check_data(self, x, y=None, allow_unit_range=False):
+        """What ``fit`` checks before it trains, on its own; returns the ``x`` to train on.
+
+        A numpy array is checked whole; any other input by its first batch (a
+        one-pass generator's first batch is put back in front, so use the
+        returned ``x``). Raises ``UsageError`` with one line for images of the
+        wrong shape, dtype or pixel range.
+        """
+        if not isinstance(allow_unit_range, (bool, np.bool_)):
+            raise UsageError(f"allow_unit_range must be True or False, got {allow_unit_range!r}.")
+        self._allow_unit_range = bool(allow_unit_range)  # read by _check_first_batch
+        if isinstance(x, np.ndarray):
+            _check_images(x, self.image_shape, self._output_range(), allow_unit_range=allow_unit_range)  # all of it
+            self._check_first_batch(x[:2] if y is None else (x[:2], np.asarray(y)[:2]))  # labels?
+        elif isinstance(x, TrainingBatches):
+            _check_images(x.images, self.image_shape, values=False)  # the stream checked them
+        else:
+            first, x = _first_batch(x)
+            self._check_first_batch(first)
+        return x
 
     def _check_first_batch(self, data):
         """Shape and pixel range of one batch, read eagerly (``unpack_batch`` refuses labels)."""

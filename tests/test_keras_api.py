@@ -71,6 +71,18 @@ def test_real_minus_one_to_one_images_without_dark_pixels_can_be_let_through(mni
         gan.fit(bright, batch_size=8, epochs=1, verbose=0, allow_unit_range="yes")
 
 
+def test_check_data_runs_fits_checks_alone_and_gives_back_what_to_train_on(mnist_images, make_gan):
+    gan = make_gan()
+    batches = _batches(mnist_images[:32])
+    served = gan.check_data(iter(batches))  # a one-pass iterator: its first batch was read to check it
+    assert [len(batch) for batch in served] == [8, 8, 8, 8]
+    assert gan.check_data(mnist_images[:32]) is not None
+    with pytest.raises(UsageError, match="images scaled to") as error:
+        gan.check_data(iter([(batch + 1) / 2 for batch in batches]))
+    _one_line(error)
+    assert int(gan.g_optimizer.iterations) == 0  # checking trains nothing
+
+
 def test_a_sigmoid_generator_takes_data_in_0_1(mnist_images):
     generator = build_generator(SHAPE, 16, width=4, seed=0, output_activation="sigmoid")
     gan = DCGAN(generator, build_discriminator(SHAPE, width=4, seed=1))
