@@ -104,11 +104,16 @@ def _digit_folder(folder, mnist_images, count=640):
     return folder
 
 
-def _train_command(digits, output):
+def _train_command(digits, output, epochs=3):
     return [sys.executable, "-m", "dcgan_keras", "train", "--image-dir", str(digits), "--image-size", "28",
-            "--channels", "1", "--epochs", "3", "--width", "8", "--eval-every", "2", "--eval-images", "256",
+            "--channels", "1", "--epochs", str(epochs), "--width", "8", "--eval-every", "2", "--eval-images", "256",
             "--features", "mnist",  # a folder of digits: scored on the MNIST classifier, offline
             "--backup-every", "3", "--verbose", "0", "--output", str(output)]
+
+
+# The signal test trains 6 epochs of 10 steps: from a mid-epoch snapshot in epoch 2 (step 12) to the end, 48 steps
+# are left to send the signal in, even on a machine busy enough to slow the test's polling.
+EPOCHS_TO_STOP = 6
 
 
 def _kill_when(command, ready, timeout=240):
@@ -174,26 +179,29 @@ def test_a_killed_train_command_resumes_bit_for_bit(tmp_path, mnist_images):
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
 def test_ctrl_c_or_sigterm_is_one_line_and_the_same_command_resumes_bit_for_bit(tmp_path, mnist_images, stop):
     digits = _digit_folder(tmp_path / "digits", mnist_images)
-    subprocess.run(_train_command(digits, tmp_path / "reference"), check=True, capture_output=True)
+    subprocess.run(_train_command(digits, tmp_path / "reference", EPOCHS_TO_STOP), check=True, capture_output=True)
     reference_arrays, reference_files = _outputs(tmp_path / "reference")
 
     output = tmp_path / "interrupted"
-    process = subprocess.Popen(_train_command(digits, output), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
-    deadline = time.monotonic() + 240
-    while process.poll() is None and time.monotonic() < deadline:  # Ctrl-C mid-epoch 2
+    process = subprocess.Popen(_train_command(digits, output, EPOCHS_TO_STOP), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline, sent = time.monotonic() + 240, False
+    while process.poll() is None and time.monotonic() < deadline:  # Ctrl-C mid-epoch, from epoch 2 on
         position = _position(output) or {}
         if position.get("global_step", 0) > 10 and position["step"] > 0:
             process.send_signal(stop)
+            sent = True
             break
         time.sleep(0.005)
     _, stderr = process.communicate(timeout=120)
+    # The run must still be training when a mid-epoch snapshot is seen; a busy machine once let it finish first.
+    assert sent, f"the run ended (status {process.returncode}) before a mid-epoch snapshot appeared: nothing to stop"
     lines = stderr.strip().splitlines()
     assert process.returncode == 128 + stop, stderr  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
     assert len(lines) == 1 and lines[0].startswith("Interrupted. The newest snapshot (epoch "), lines
     assert lines[0].endswith(f"is in {output / 'backup'}; run the same command again to resume from it exactly.")
     assert not [path for path in output.rglob("*") if "partial-" in path.name]
-    subprocess.run(_train_command(digits, output), check=True, capture_output=True)
+    subprocess.run(_train_command(digits, output, EPOCHS_TO_STOP), check=True, capture_output=True)
     arrays, files = _outputs(output)
     assert files == reference_files
     assert all(np.array_equal(arrays[key], reference_arrays[key]) for key in reference_arrays)
