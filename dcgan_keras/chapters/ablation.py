@@ -11,6 +11,7 @@ family (``statistics``).
 hold each notebook's variants, budget and runs.
 """
 
+import collections
 import dataclasses
 import math
 import pathlib
@@ -45,6 +46,7 @@ class Variant:
     generator: dict = dataclasses.field(default_factory=dict)
     discriminator: dict = dataclasses.field(default_factory=dict)
     variance_preserving: bool = False  # He-initialised generator: the control for BatchNorm
+    control: bool = False  # tests a confound, not a claim of the chapter: left out of ``claim_verdicts``
     adam_defaults: bool = False
     one_layer_generator: bool = False
 
@@ -178,6 +180,35 @@ def comparisons(rows, variants, key="fid", min_seeds=MIN_SEEDS):
             word = statistics.verdict(difference, holm_p, sign)
         result[variant.name] = {"difference": difference, "low": low, "high": high, "level": level, "p": p,
                                 "holm_p": holm_p, "verdict": word}
+    return result
+
+
+def describe(test, key="FID"):
+    """One comparison from ``comparisons`` in words: the difference, its interval at the level of its Holm step,
+    Holm's p and the verdict."""
+    return (f"{key} minus the paper's {test['difference']:+.1f}, interval at its Holm level ({test['level']:.2%}) "
+            f"[{test['low']:+.1f}, {test['high']:+.1f}], Holm p {test['holm_p']:.2g}: {test['verdict']}")
+
+
+def claim_verdicts(variants, compared):
+    """One verdict per distinct claim of the chapter, from ``comparisons``' rows.
+
+    Rows with the same ``claim`` test one claim (fewer stages and no stage test
+    "several stages"): the claim takes their verdict when they agree, and
+    "mixed" when they do not. Controls are left out, and so are claims with a
+    row not yet compared. Returns {claim: (verdict, [variant names])} in the variants' order.
+    """
+    rows = collections.defaultdict(list)
+    for variant in variants[1:]:
+        if not variant.control:
+            rows[variant.claim].append(variant.name)
+    result = {}
+    for claim, names in rows.items():
+        words = {compared[name]["verdict"] for name in names if name in compared}
+        if len(words) == 1 and all(name in compared for name in names):
+            result[claim] = (words.pop(), names)
+        elif all(name in compared for name in names):
+            result[claim] = ("mixed", names)
     return result
 
 

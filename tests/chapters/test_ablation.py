@@ -121,3 +121,30 @@ def test_draw_sheet_shows_each_variant_with_a_run_at_the_seed(tmp_path):
     path = ablation.draw_sheet(tmp_path / "sheets" / "s.png", VARIANTS, rows,
                                lambda v: drawn.append(v.name) or generator)
     assert path.is_file() and drawn == [PAPER.name]  # "worse" has no seed-0 run, the rest none at all
+
+
+def test_claim_verdicts_count_each_claim_once_and_leave_out_controls():
+    paper = ablation.reference()
+    one = ablation.Variant("one stage", "stages help")
+    none = ablation.Variant("no stage", "stages help")
+    control = ablation.Variant("He init", "control: the initial scale?", control=True)
+    other = ablation.Variant("ReLU in D", "LeakyReLU helps")
+    variants = (paper, one, none, control, other)
+    compared = {name: {"verdict": word} for name, word in [("one stage", "supported"), ("no stage", "supported"),
+                                                          ("He init", "supported"),
+                                                          ("ReLU in D", "not visible at this scale")]}
+    assert ablation.claim_verdicts(variants, compared) == {
+        "stages help": ("supported", ["one stage", "no stage"]),
+        "LeakyReLU helps": ("not visible at this scale", ["ReLU in D"])}
+    # Two rows of one claim that disagree make it "mixed"; a claim with a row not yet compared is left out.
+    compared["no stage"]["verdict"] = "not visible at this scale"
+    assert ablation.claim_verdicts(variants, compared)["stages help"][0] == "mixed"
+    del compared["ReLU in D"]
+    assert "LeakyReLU helps" not in ablation.claim_verdicts(variants, compared)
+
+
+def test_describe_names_the_interval_at_its_holm_level():
+    test = {"difference": 23.94, "low": 11.7, "high": 36.2, "level": 0.99375, "holm_p": 0.00075,
+            "verdict": "supported"}
+    assert ablation.describe(test) == ("FID minus the paper's +23.9, interval at its Holm level (99.38%) "
+                                       "[+11.7, +36.2], Holm p 0.00075: supported")

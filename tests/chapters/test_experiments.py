@@ -5,7 +5,7 @@ import json
 import keras
 import pytest
 
-from dcgan_keras.chapters import cached_runs, experiments
+from dcgan_keras.chapters import ablation, cached_runs, experiments
 from dcgan_keras.errors import UsageError
 from dcgan_keras.evaluate import SCORE_KEYS, MnistEvaluator
 
@@ -35,7 +35,9 @@ def test_variant_layers_are_what_their_names_say():
     assert "UpSampling2D" in layer_classes(build(experiments.by_name("g-with-resize---conv"), width=4).generator)
     assert "BatchNormalization" not in layer_classes(
         build(experiments.by_name("g-without-batchnorm"), width=4).generator)
-    assert build(experiments.by_name("g-with-sigmoid-output"), width=4).generator.layers[-1].name == "sigmoid"
+    assert build(experiments.by_name("g-with-clipped-linear-output"), width=4).generator.layers[-1].name == "hard_tanh"
+    tanh_inside = layer_classes(build(experiments.by_name("g-with-tanh-inside"), width=4).generator)
+    assert "ReLU" not in tanh_inside and "ReLU" in layer_classes(build(experiments.PAPER, width=4).generator)
     assert len(build(experiments.by_name("g-with-no-stage--one-layer"), width=4).generator.layers) == 4
     tiled = build(experiments.by_name("g-with-tiled-z--no-dense"), width=4).generator
     assert "Dense" not in layer_classes(tiled) and "Dense" in layer_classes(build(experiments.PAPER, width=4).generator)
@@ -44,7 +46,8 @@ def test_variant_layers_are_what_their_names_say():
 
 
 def test_a_sigmoid_variant_trains_on_unit_range_data():
-    images = experiments.training_images(experiments.by_name("g-with-sigmoid-output"))
+    sigmoid = ablation.Variant("G with sigmoid output", "", generator={"output_activation": "sigmoid"})
+    images = experiments.training_images(sigmoid)
     assert images.min() == 0.0 and images.max() == 1.0
     assert experiments.training_images(experiments.PAPER).min() == -1.0
 
@@ -55,7 +58,7 @@ def test_runs_are_cached_and_the_reference_records_its_curve(tmp_path, monkeypat
     evaluator = MnistEvaluator(num_subsets=2, subset_size=100)
     paper = experiments.run(experiments.PAPER, 0, steps=4, width=4, evaluator=evaluator, num_images=100)
     assert [point[0] for point in paper["curve"]] == [2, 4] and paper["curve"][-1][1] == pytest.approx(paper["fid"])
-    variant = experiments.by_name("g-with-sigmoid-output")
+    variant = experiments.by_name("g-with-tanh-inside")
     first = experiments.run(variant, 0, steps=4, width=4, evaluator=evaluator, num_images=100)
     assert "curve" not in first and first["steps"] == 4 and first["width"] == 4
     assert first == experiments.run(variant, 0, steps=4, width=4, evaluator=evaluator, num_images=100)  # read back
