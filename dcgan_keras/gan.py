@@ -183,8 +183,9 @@ class DCGAN(keras.Model):
         _check_schedules_and_callbacks(self, kwargs.get("callbacks"))
         x = self.check_data(x, y, allow_unit_range)
         if isinstance(x, TrainingBatches):
-            # The stream is endless: one "epoch" is one pass over the images.
-            kwargs.setdefault("steps_per_epoch", x.steps_per_epoch)
+            # The stream is endless: one "epoch" is one pass over the images (None, Keras' default, would never end).
+            if kwargs.get("steps_per_epoch") is None:
+                kwargs["steps_per_epoch"] = x.steps_per_epoch
             if keras.backend.backend() == "tensorflow":
                 x = x.as_tf_dataset()
         if not isinstance(x, np.ndarray):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from dcgan_keras import DCGAN, UsageError, build_discriminator, build_generator
+from dcgan_keras import DCGAN, UsageError, build_discriminator, build_generator, make_dataset
 
 SHAPE = (28, 28, 1)
 
@@ -243,3 +243,9 @@ def test_from_shape_stages_set_both_networks():
     with pytest.raises(UsageError, match="stages") as error:
         DCGAN.from_shape((28, 28, 1), width=4, stages=3)
     _one_line(error)
+
+
+def test_an_endless_stream_with_steps_per_epoch_none_trains_one_pass(mnist_images, make_gan):
+    gan = make_gan()
+    gan.fit(make_dataset(mnist_images[:128], 64, seed=0), epochs=1, steps_per_epoch=None, verbose=0)
+    assert int(gan.g_optimizer.iterations) == 2  # one pass of 128 images, not an epoch that never ends
