@@ -9,7 +9,7 @@ about a model built by ``dcgan_keras.models``; none of them trains anything.
 - the latent space: sweeping one coordinate (or any direction) of z, with
   simple digit traits (``measures.stroke_thickness``, ``measures.slant``) and
   the evaluator's class label;
-- ``layer_code``: a model written back as the Keras layer calls that build it;
+- ``compare_layers``: a hand-written model checked, layer by layer, against the library's;
 - ``fit_codes``: a non-adversarial fit of a generator (codes and weights by
   squared error), which separates what it can represent from what GAN training finds;
 - diversity: the mean RMS distance between samples;
@@ -25,6 +25,7 @@ from keras import layers, ops
 from dcgan_keras.chapters.conv_arithmetic import conv2d
 from dcgan_keras.chapters.gradients import weight_gradients
 from dcgan_keras.chapters.measures import mean_pairwise_distance, slant, stroke_thickness
+from dcgan_keras.compute import predict
 from dcgan_keras.models import kernel_initializer
 
 # --- layer tables -----------------------------------------------------------
@@ -72,20 +73,48 @@ _SHOWN = {  # the arguments that define each layer type in a DCGAN (the first on
 _POSITIONAL = ("units", "filters", "kernel_size", "target_shape", "activation")
 
 
-def layer_code(model):
-    """The model as the Keras layer calls that build it, one line per layer, with its output shape."""
-    lines = []
-    for layer in model.layers:
-        name = type(layer).__name__
-        if name == "InputLayer":
-            code = f"keras.Input(shape={tuple(layer.output.shape[1:])})"
-        else:
-            config = layer.get_config()
-            arguments = [_short(config[key]) if key in _POSITIONAL else f"{key}={_short(config[key])}"
-                         for key in _SHOWN.get(name, ()) if key in config]
-            code = f"layers.{name}({', '.join(arguments)})"
-        lines.append(f"{code:70s} # {'x'.join(map(str, layer.output.shape[1:]))}")
-    return "\n".join(lines)
+def layer_call(layer):
+    """The Keras call that builds ``layer``, as one would type it: ``layers.Conv2D(32, 5, strides=2, ...)``."""
+    name = type(layer).__name__
+    config = layer.get_config()
+    arguments = [_short(config[key]) if key in _POSITIONAL else f"{key}={_short(config[key])}"
+                 for key in _SHOWN.get(name, ()) if key in config]
+    return f"layers.{name}({', '.join(arguments)})"
+
+
+def _initializers(layer):
+    """The distributions a layer draws its weights from (their seeds left out)."""
+    config = layer.get_config()
+    drawn = {}
+    for key in ("kernel_initializer", "gamma_initializer", "beta_initializer", "bias_initializer"):
+        if isinstance(config.get(key), dict):
+            drawn[key] = (config[key]["class_name"],
+                          {k: v for k, v in config[key]["config"].items() if k != "seed"})
+    return drawn
+
+
+def compare_layers(model, reference):
+    """Check ``model`` against ``reference`` layer by layer: (rows, same).
+
+    One row per layer of ``model`` (input layers left out): its Keras call, output
+    shape, parameters, and whether the reference's layer at that place has the same
+    type, arguments, initializers, output shape and parameter count. ``same`` is
+    True when every layer matches and neither model has a layer more: then the two
+    compute the same function once they hold the same weights.
+    """
+    ours = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    theirs = [layer for layer in reference.layers if type(layer).__name__ != "InputLayer"]
+    def signature(layer):
+        return layer_call(layer), tuple(layer.output.shape[1:]), layer.count_params(), _initializers(layer)
+
+    rows = []
+    for index, layer in enumerate(ours):
+        other = theirs[index] if index < len(theirs) else None
+        rows.append({"layer": layer_call(layer), "shape": tuple(layer.output.shape[1:]),
+                     "params": int(layer.count_params()),
+                     "same": "yes" if other is not None and signature(layer) == signature(other) else "NO"})
+    same = len(ours) == len(theirs) and all(row["same"] == "yes" for row in rows)
+    return rows, same
 
 
 def _short(value):
@@ -245,9 +274,10 @@ def fit_codes(generator, images, epochs=60, batch_size=64, learning_rate=1e-2, s
 
     This is "generative latent optimisation" (Bojanowski et al., 2018) in
     its plainest form. What the fitted generator reconstructs is what its
-    architecture *can* draw; a GAN that trains the same architecture to noise
-    failed at optimisation, not at capacity. Returns the reconstructions and
-    the final mean squared error. The generator's weights are changed in place.
+    architecture can draw when each image has a code of its own; whether it
+    can also draw from *random* codes is ``sample_fitted_codes``'s question.
+    Returns the reconstructions, the final mean squared error and the codes
+    (N, latent_dim). The generator's weights are changed in place.
     """
     keras.utils.set_random_seed(seed)
     codes = keras.layers.Embedding(len(images), generator.input_shape[-1], name="codes",
@@ -257,7 +287,21 @@ def fit_codes(generator, images, epochs=60, batch_size=64, learning_rate=1e-2, s
     model.compile(keras.optimizers.Adam(learning_rate), "mse")
     history = model.fit(np.arange(len(images)), np.asarray(images, "float32"), batch_size=batch_size,
                         epochs=epochs, verbose=0)
-    return model.predict(np.arange(len(images)), batch_size=256, verbose=0), float(history.history["loss"][-1])
+    fitted = keras.ops.convert_to_numpy(codes.embeddings)
+    reconstructions = predict(generator, fitted)  # the same as the model's output, without tracing a predict step
+    return reconstructions, float(history.history["loss"][-1]), fitted
+
+
+def sample_fitted_codes(generator, codes, num_images, seed=0):
+    """Images from codes drawn at random from a Gaussian fitted to ``fit_codes``' codes (mean and covariance).
+
+    The control for a direct fit: a fitted generator that draws digits only
+    from the codes it was given has not shown that it maps a random ``z`` to
+    digits, which is what a GAN's generator must do.
+    """
+    codes = np.asarray(codes, "float64")
+    drawn = np.random.default_rng(seed).multivariate_normal(codes.mean(0), np.cov(codes, rowvar=False), num_images)
+    return predict(generator, drawn.astype("float32"))
 
 
 # --- diversity ----------------------------------------------------------------

@@ -40,8 +40,9 @@ def pick(fast, full):
 
 
 def runtime_banner():
-    """The first line every notebook prints: what made its outputs, and how to change the backend."""
-    return f"{devices.describe()}. To switch, set KERAS_BACKEND=tensorflow, jax or torch before starting Jupyter."
+    """The first line every notebook prints: the day and machine that made its outputs; how to change the backend."""
+    return (f"Run on {datetime.now():%Y-%m-%d}: {devices.describe()}. "
+            f"To switch, set KERAS_BACKEND=tensorflow, jax or torch before starting Jupyter.")
 
 
 def find_assets():

@@ -9,12 +9,15 @@ good, so the notebook measures the samples themselves:
   relative to how far held-out real images lie (about 1 for the data, large
   for noise), a cheap stand-in for quality that diversity alone misses;
 - ``collapse_report``: diversity, the share of near-duplicate pairs and of
-  the most frequent digit (by a nearest-neighbour label), and a verdict.
+  the most frequent digit (by a nearest-neighbour label), and a verdict;
+- ``step_source``: the code one training step runs on the current backend, to print.
 
 All image functions take numpy arrays (N, H, W, C) in [-1, 1].
 """
 
+import inspect
 import math
+import textwrap
 import time
 
 import keras
@@ -36,6 +39,27 @@ from dcgan_keras.sampling import latent_noise
 # of D's loss is -log(1/2) and G's non-saturating loss is -log(1/2).
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
+
+# The method of ``DCGAN`` that holds one step's algorithm on each backend (``train_step`` dispatches to it).
+_STEP_METHODS = {"tensorflow": "_tensorflow_step", "jax": "_jax_train_step", "torch": "_torch_step"}
+
+
+def step_source(gan, *functions):
+    """The source of ``functions`` and of the step ``gan.fit()`` runs on this backend, docstrings left out."""
+    step = getattr(type(gan), _STEP_METHODS[keras.backend.backend()])
+    return "\n".join(_without_docstring(function) for function in (*functions, step))
+
+
+def _without_docstring(function):
+    lines = textwrap.dedent(inspect.getsource(function)).splitlines()
+    doc = inspect.getdoc(function)
+    if doc:  # the docstring follows the signature; drop from its first to its last line
+        start = next(i for i, line in enumerate(lines) if line.strip().startswith(('"""', "'''")))
+        quote = lines[start].strip()[:3]
+        end = start if lines[start].strip().count(quote) >= 2 else next(
+            i for i in range(start + 1, len(lines)) if quote in lines[i])
+        del lines[start:end + 1]
+    return "\n".join(lines) + "\n"
 
 
 # --- diversity and collapse ---------------------------------------------------

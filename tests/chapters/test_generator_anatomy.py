@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras import layers
 
 from dcgan_keras import build_generator, latent_noise
 from dcgan_keras.chapters import generator_anatomy as anatomy
@@ -88,24 +89,69 @@ def test_sweep_effects_finds_the_only_coordinate_that_matters():
     assert along["ink"][0] == pytest.approx(expected.mean(), rel=1e-5)
 
 
-def test_layer_code_writes_every_layer_as_its_keras_call():
-    generator = build_generator(image_shape=(28, 28, 1), width=8, seed=0)
-    lines = anatomy.layer_code(generator).splitlines()
-    assert len(lines) == len(generator.layers)
-    assert lines[0].startswith("keras.Input(shape=(100,))")
-    assert lines[1].startswith("layers.Dense(784, use_bias=False)") and lines[1].endswith("# 784")
-    assert any(line.startswith('layers.Conv2DTranspose(8, 5, strides=2, padding="same", use_bias=False)')
-               for line in lines)
-    assert lines[-1].startswith('layers.Activation("tanh")') and lines[-1].endswith("# 28x28x1")
+def _hand_written_generator(width, momentum=0.9):
+    """The 28x28 generator typed out as a reader would, as in notebook 01's first section."""
+    init = keras.initializers.RandomNormal(0.0, 0.02)
+    gamma = keras.initializers.RandomNormal(1.0, 0.02)
+    return keras.Sequential([
+        keras.Input((100,)),
+        layers.Dense(7 * 7 * 2 * width, use_bias=False, kernel_initializer=init),
+        layers.Reshape((7, 7, 2 * width)),
+        layers.BatchNormalization(momentum=momentum, epsilon=1e-5, gamma_initializer=gamma), layers.ReLU(),
+        layers.Conv2DTranspose(width, 5, strides=2, padding="same", use_bias=False, kernel_initializer=init),
+        layers.BatchNormalization(momentum=momentum, epsilon=1e-5, gamma_initializer=gamma), layers.ReLU(),
+        layers.Conv2DTranspose(1, 5, strides=2, padding="same", kernel_initializer=init),
+        layers.Activation("tanh"),
+    ])
+
+
+def test_compare_layers_accepts_the_hand_written_generator_and_names_each_difference():
+    reference = build_generator(image_shape=(28, 28, 1), width=8, seed=0)
+    rows, same = anatomy.compare_layers(_hand_written_generator(8), reference)
+    assert same and len(rows) == len(reference.layers) - 1  # the Sequential model lists no input layer
+    assert rows[0]["layer"] == "layers.Dense(784, use_bias=False)" and rows[0]["params"] == 100 * 784
+    assert rows[-1]["layer"] == 'layers.Activation("tanh")' and rows[-1]["shape"] == (28, 28, 1)
+    # Keras' default BatchNorm momentum (0.99) is a different layer: only the two BN rows differ.
+    rows, same = anatomy.compare_layers(_hand_written_generator(8, momentum=0.99), reference)
+    assert not same and [row["same"] for row in rows].count("NO") == 2
+    # A wider model differs in every layer that holds weights, and a layer short is not the same.
+    assert not anatomy.compare_layers(_hand_written_generator(16), reference)[1]
+    shorter = keras.Sequential([keras.Input((100,))] + _hand_written_generator(8).layers[:-1])
+    assert not anatomy.compare_layers(shorter, reference)[1]
+
+
+def test_compare_layers_sees_a_different_initializer():
+    reference = build_generator(image_shape=(28, 28, 1), width=8, seed=0)
+    model = _hand_written_generator(8)
+    glorot = keras.Sequential([keras.Input((100,)), layers.Dense(784, use_bias=False)] + model.layers[1:])
+    rows, same = anatomy.compare_layers(glorot, reference)
+    assert not same and rows[0]["same"] == "NO" and all(row["same"] == "yes" for row in rows[1:])
 
 
 def test_fit_codes_reconstructs_what_the_generator_can_draw():
     images = np.random.default_rng(0).choice([-1.0, 1.0], size=(8, 28, 28, 1)).astype("float32")
     generator = build_one_step_generator((28, 28, 1), 100, seed=0)
-    reconstructions, mse = anatomy.fit_codes(generator, images, epochs=150, batch_size=8, learning_rate=3e-2)
+    reconstructions, mse, codes = anatomy.fit_codes(generator, images, epochs=150, batch_size=8, learning_rate=3e-2)
     # Eight binary images with 100 code dimensions each: one linear layer can fit them almost exactly.
     assert reconstructions.shape == images.shape and mse < 0.05
     assert np.mean(np.sign(reconstructions) == images) > 0.99
+    # The codes returned are the ones that draw the reconstructions.
+    assert codes.shape == (8, 100)
+    np.testing.assert_allclose(generator.predict(codes, verbose=0), reconstructions, atol=1e-5)
+
+
+def test_sample_fitted_codes_draws_from_the_codes_gaussian():
+    # Through an identity "generator", the drawn codes must have the fitted codes' mean and covariance.
+    mean, covariance = np.array([1.0, -2.0]), np.array([[2.0, 0.8], [0.8, 0.5]])
+    codes = np.random.default_rng(1).multivariate_normal(mean, covariance, 4000)
+    identity = keras.Sequential([keras.Input((2,)), layers.Identity()])
+    drawn = anatomy.sample_fitted_codes(identity, codes, 20000, seed=0)
+    assert drawn.shape == (20000, 2)
+    np.testing.assert_allclose(drawn.mean(0), codes.mean(0), atol=0.05)
+    np.testing.assert_allclose(np.cov(drawn, rowvar=False), np.cov(codes, rowvar=False), atol=0.06)
+    # A different seed draws different codes; the same seed the same ones.
+    assert not np.allclose(anatomy.sample_fitted_codes(identity, codes, 10, seed=1), drawn[:10])
+    np.testing.assert_array_equal(anatomy.sample_fitted_codes(identity, codes, 10, seed=0), drawn[:10])
 
 
 def test_activation_derivatives_match_finite_differences():

@@ -3,12 +3,14 @@
 `pytest --nbmake notebooks/` (part of the README's test command) executes them.
 """
 
+import datetime
 import json
 import pathlib
 
+import keras
 import pytest
 
-from dcgan_keras.chapters.notebook import notebook_problems
+from dcgan_keras.chapters.notebook import notebook_problems, runtime_banner
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 MODULE_DEFINITIONS = ("def build_generator", "def build_discriminator", "class DCGAN", "def train_step")
@@ -98,3 +100,8 @@ def test_execute_runs_under_the_backend_asked_for_and_never_in_place(tmp_path, c
     assert not (tmp_path / "out" / "broken.ipynb").exists()
     kept = json.loads((tmp_path / "out" / "broken.failed.ipynb").read_text())  # for the traceback
     assert kept["cells"][0]["outputs"][0]["ename"] == "ZeroDivisionError"
+
+
+def test_the_banner_names_the_day_and_the_backend():
+    banner = runtime_banner()
+    assert banner.startswith(f"Run on {datetime.date.today().isoformat()}: ") and keras.backend.backend() in banner

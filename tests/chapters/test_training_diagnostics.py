@@ -1,5 +1,6 @@
 """dcgan_keras.chapters.training_diagnostics: sample measures, BatchNorm probes, callbacks, figures."""
 
+import inspect
 import math
 
 import keras
@@ -161,3 +162,15 @@ def test_figures(tmp_path):
     rows = [{"epoch": 1, "diversity": 0.5, "d_loss": 1.0}]
     assert len(dg.plot_tracked({"run": rows}).axes) == 2
     keras.backend.clear_session()
+
+
+def test_step_source_prints_the_backends_step_without_docstrings():
+    gan = DCGAN.from_shape(SHAPE, width=8, seed=0)
+    text = dg.step_source(gan, generator_loss)
+    step = {"tensorflow": "_tensorflow_step", "jax": "_jax_train_step", "torch": "_torch_step"}[keras.backend.backend()]
+    assert text.startswith("def generator_loss(fake_logits):") and f"def {step}(self" in text
+    assert '"""' not in text and "softplus" in text
+    # The printed step is the method DCGAN.train_step runs on this backend: each of its code lines is there.
+    body = [line.strip() for line in inspect.getsource(getattr(DCGAN, step)).splitlines()
+            if line.strip() and not line.strip().startswith(('"""', "#"))]
+    assert all(line in text for line in body[-5:])
