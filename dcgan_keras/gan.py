@@ -207,23 +207,21 @@ class DCGAN(keras.Model):
         """
         if not isinstance(allow_unit_range, (bool, np.bool_)):
             raise UsageError(f"allow_unit_range must be True or False, got {allow_unit_range!r}.")
-        self._allow_unit_range = bool(allow_unit_range)  # read by _check_first_batch
         if isinstance(x, np.ndarray):
             _check_images(x, self.image_shape, self._output_range(), allow_unit_range=allow_unit_range)  # all of it
-            self._check_first_batch(x[:2] if y is None else (x[:2], np.asarray(y)[:2]))  # labels?
+            self._check_first_batch(x[:2] if y is None else (x[:2], np.asarray(y)[:2]), allow_unit_range)  # labels?
         elif isinstance(x, TrainingBatches):
             _check_images(x.images, self.image_shape, values=False)  # the stream checked them
         else:
             first, x = _first_batch(x)
-            self._check_first_batch(first)
+            self._check_first_batch(first, allow_unit_range)
         return x
 
-    def _check_first_batch(self, data):
+    def _check_first_batch(self, data, allow_unit_range=False):
         """Shape and pixel range of one batch, read eagerly (``unpack_batch`` refuses labels)."""
         images, _ = self.unpack_batch(data)
         images = np.asarray(keras.ops.convert_to_numpy(images))
-        _check_images(images, self.image_shape, self._output_range(),
-                      allow_unit_range=getattr(self, "_allow_unit_range", False))
+        _check_images(images, self.image_shape, self._output_range(), allow_unit_range=allow_unit_range)
 
     def _output_range(self):
         return _output_range(self.generator)

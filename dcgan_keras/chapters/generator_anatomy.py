@@ -102,17 +102,16 @@ def compare_layers(model, reference):
     True when every layer matches and neither model has a layer more: then the two
     compute the same function once they hold the same weights.
     """
-    ours = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    theirs = [layer for layer in reference.layers if type(layer).__name__ != "InputLayer"]
     def signature(layer):
-        return layer_call(layer), tuple(layer.output.shape[1:]), layer.count_params(), _initializers(layer)
+        return layer_call(layer), tuple(layer.output.shape[1:]), int(layer.count_params()), _initializers(layer)
 
+    ours = [signature(layer) for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    theirs = [signature(layer) for layer in reference.layers if type(layer).__name__ != "InputLayer"]
     rows = []
-    for index, layer in enumerate(ours):
-        other = theirs[index] if index < len(theirs) else None
-        rows.append({"layer": layer_call(layer), "shape": tuple(layer.output.shape[1:]),
-                     "params": int(layer.count_params()),
-                     "same": "yes" if other is not None and signature(layer) == signature(other) else "NO"})
+    for index, mine in enumerate(ours):
+        call, shape, params, _ = mine
+        same = index < len(theirs) and theirs[index] == mine
+        rows.append({"layer": call, "shape": shape, "params": params, "same": "yes" if same else "NO"})
     same = len(ours) == len(theirs) and all(row["same"] == "yes" for row in rows)
     return rows, same
 
