@@ -46,7 +46,8 @@ class SampleGrid(keras.callbacks.Callback):
         return self.directory / frame_name(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        save_grid(sample(self.model.generator, self.num_images, self.seed), self.frame_path(epoch), self.columns)
+        images = sample(self.model.inference_generator, self.num_images, self.seed)
+        save_grid(images, self.frame_path(epoch), self.columns)
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -140,7 +141,8 @@ class QualityCheckpoint(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         if (epoch + 1) % self.every and epoch != self.last_epoch:
             return
-        scores = self.evaluator.evaluate_generator(self.model.generator, self.num_images, self.seed, self.output_range)
+        scores = self.evaluator.evaluate_generator(self.model.inference_generator, self.num_images, self.seed,
+                                                   self.output_range)
         logs.update({key: float(scores[key]) for key in SCORE_KEYS if key in scores})
         self.save(epoch, scores)
 
@@ -151,12 +153,14 @@ class QualityCheckpoint(keras.callbacks.Callback):
         best = self.record["best"]
         is_best = best is None or scores[self.monitor] <= best[self.monitor]
         if self.keep_generators:
-            generator = as_paper_layers(self.model.generator)  # loads anywhere, whatever trained it
+            generator = as_paper_layers(self.model.inference_generator)  # loads anywhere, whatever trained it
             replace_atomically(generator.save, self.last_path)
             if is_best:
                 replace_atomically(generator.save, self.best_path)
         if is_best:
             self.record["best"] = entry
+        ema = getattr(self.model, "ema", None)  # which generator the scores (and checkpoints) are of
+        self.record["generator"] = "G" if ema is None else f"the average of G (EMA decay {ema:g})"
         # Written last: it never names a checkpoint that is not on disk yet.
         write_text_atomically(json.dumps(self.record, indent=1), self.record_path)
 
@@ -214,7 +218,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         self._open(epoch)
         self._write_scalars(epoch, logs)
-        picture = image_grid(sample(self.model.generator, self.num_images, self.seed), self.columns)
+        picture = image_grid(sample(self.model.inference_generator, self.num_images, self.seed), self.columns)
         image = self._summary_pb2.Summary.Image(
             height=picture.shape[0] * self.scale, width=picture.shape[1] * self.scale,
             colorspace=1 if picture.ndim == 2 else 3, encoded_image_string=png_bytes(picture, self.scale))

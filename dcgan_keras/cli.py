@@ -59,6 +59,16 @@ def _train_seed(text):
     return _whole_number(text, 0, f"a whole number from 0 to {LARGEST_SEED}", high=LARGEST_SEED)
 
 
+def _decay(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a decay in [0, 1), such as 0.999, got {text!r}")
+    return value
+
+
 def _path(text):
     """A path option: never empty, which pathlib would read as the working folder."""
     if not text.strip():
@@ -111,6 +121,9 @@ def _train_parser(subparsers):
     parser.add_argument("--latent-dim", type=_positive, default=100)
     parser.add_argument("--output", type=_path, default=pathlib.Path("runs/dcgan"))
     parser.add_argument("--seed", type=_train_seed, default=0, help=f"0 to {LARGEST_SEED}")
+    parser.add_argument("--ema", type=_decay, metavar="DECAY",
+                        help="also keep an exponential moving average of G's weights (e.g. 0.999); samples, "
+                             "scores and generator.keras then come from it (default: off; see docs/ema.md)")
     parser.add_argument("--precision", default="auto", choices=precision.CHOICES,
                         help="auto: mixed_bfloat16 on a CPU with native bf16 under TensorFlow, else float32 "
                              "(see dcgan_keras/precision.py)")

@@ -84,8 +84,9 @@ def number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-# run.json's options that are text (or None); the others are whole numbers.
+# run.json's options that are text (or None), and decays (a number in [0, 1), or None); the others are whole numbers.
 TEXT_OPTIONS = ("dataset", "image_dir", "precision")
+DECAY_OPTIONS = ("ema",)
 
 
 def read_record(path):
@@ -104,7 +105,8 @@ def read_record(path):
         raise DamagedFile(path, f"options is {show(options)}, not an object")
     for name, value in options.items():
         text = value is None or (isinstance(value, str) and not any(ord(char) < 32 for char in value))
-        fine = text if name in TEXT_OPTIONS else whole(value)
+        decay = value is None or (number(value) and 0 <= value < 1)
+        fine = text if name in TEXT_OPTIONS else decay if name in DECAY_OPTIONS else whole(value)
         if not fine:
             raise DamagedFile(path, f"option {name} is {show(value)}")
     seconds = record.get("train_seconds")

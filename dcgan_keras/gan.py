@@ -79,10 +79,14 @@ class DCGAN(keras.Model):
     - ``generator_inputs(z, condition)`` and ``discriminator_inputs(images,
       condition)``: what each network is fed, for a conditional GAN.
 
+    ``ema=0.999`` also keeps an exponential moving average of G's weights
+    (Yazıcı et al., 2019), updated inside every step; ``generate``,
+    ``predict`` and ``inference_generator`` then use the averaged generator.
+
     ``docs/library.md`` has a hinge-loss subclass and a conditional DCGAN.
     """
 
-    def __init__(self, generator, discriminator, seed=None, **kwargs):
+    def __init__(self, generator, discriminator, seed=None, ema=None, **kwargs):
         super().__init__(**kwargs)
         _check_order(generator, discriminator)
         _check_logits(discriminator)
@@ -100,12 +104,17 @@ class DCGAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="D_x")
         self.fake_score_tracker = keras.metrics.Mean(name="D_G_z")
+        self.ema = _check_ema(ema)
+        if self.ema is not None:
+            # Non-trainable, so Keras saves it with the model and the JAX trainer threads it through the step.
+            self.averaged_generator = _frozen_copy(generator)
+            self.ema_updates = self.add_weight(shape=(), initializer="zeros", trainable=False, name="ema_updates")
         # Both networks are functional models, built on construction.
         self.built = True
 
     @classmethod
     def from_shape(cls, image_shape, latent_dim=100, width=128, kernel_size=5, seed=None, formulation="auto",
-                   stages=None):
+                   stages=None, ema=None):
         """Build the matching generator and discriminator for one image shape.
 
         ``formulation`` picks how the paper's strided layers are computed, never
@@ -122,7 +131,12 @@ class DCGAN(keras.Model):
             image_shape, width, kernel_size, None if seed is None else seed + 1, downsampling=downsampling,
             stages=stages,
         )
-        return cls(generator, discriminator, seed=seed)
+        return cls(generator, discriminator, seed=seed, ema=ema)
+
+    @property
+    def inference_generator(self):
+        """The generator to draw samples from: the averaged one when ``ema`` is on, else G itself."""
+        return self.generator if self.ema is None else self.averaged_generator
 
     @property
     def metrics(self):
@@ -135,8 +149,8 @@ class DCGAN(keras.Model):
         ]
 
     def call(self, z, training=False):
-        """G(z): ``gan(z)`` and ``gan.predict(z)`` return samples in [-1, 1]."""
-        return self.generator(z, training=training)
+        """G(z): ``gan(z)`` and ``gan.predict(z)`` return samples in [-1, 1] (from the averaged G with ``ema``)."""
+        return self.inference_generator(z, training=training)
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Set one optimizer per player; both default to the paper's Adam.
@@ -181,6 +195,9 @@ class DCGAN(keras.Model):
         # variables detached from their values.
         _refuse_validation(kwargs)
         _check_schedules_and_callbacks(self, kwargs.get("callbacks"))
+        if self.ema is not None and _replicas() > 1:
+            raise UsageError("ema= is not supported under a TensorFlow strategy with several replicas yet: train "
+                             "without ema, or on one device (the JAX backend's data parallelism supports it).")
         x = self.check_data(x, y, allow_unit_range)
         if isinstance(x, TrainingBatches):
             # The stream is endless: one "epoch" is one pass over the images (None, Keras' default, would never end).
@@ -269,7 +286,9 @@ class DCGAN(keras.Model):
                 f"DCGAN trains on the tensorflow, jax and torch backends, not "
                 f"{keras.backend.backend()!r}. Set KERAS_BACKEND before importing keras."
             )
-        return self._update_metrics(*steps[keras.backend.backend()](real_images, z, condition))
+        losses_and_logits = steps[keras.backend.backend()](real_images, z, condition)
+        self._update_average()  # inside the compiled step, after G's update (JAX's step does it in its own way)
+        return self._update_metrics(*losses_and_logits)
 
     def _real_batch(self, data):
         """(real images, condition); the shape check costs nothing per step: it runs while tracing."""
@@ -319,6 +338,27 @@ class DCGAN(keras.Model):
         g_grads = torch.autograd.grad(self.g_optimizer.scale_loss(g_loss), [w.value for w in g_weights])
         self.g_optimizer.apply(g_grads, g_weights)
         return d_loss.detach(), g_loss.detach(), real_logits.detach(), fake_logits.detach()
+
+    def _update_average(self):
+        """TensorFlow's and PyTorch's step: the averaged G moves towards G as just updated."""
+        if self.ema is None:
+            return
+        averaged = self.averaged_generator.weights
+        for variable, value in zip(averaged + [self.ema_updates], self._averaged_values(
+                [v.value for v in averaged], [v.value for v in self.generator.weights], self.ema_updates.value)):
+            variable.assign(value)
+
+    def _averaged_values(self, averaged, current, updates):
+        """The averaged G's weights after one more step, then the update count (pure: every backend's step uses it).
+
+        Weights move by ``decay``; BatchNorm's statistics are copied, as StudioGAN's EMA does. ``decay`` is
+        ``min(ema, (1 + n) / (10 + n))`` after n updates (``tf.train.ExponentialMovingAverage``'s
+        ``num_updates``), so the early average is not anchored to the random initial weights.
+        """
+        decay = ops.minimum(self.ema, (1.0 + updates) / (10.0 + updates))
+        new = [ops.cast(decay * a + (1.0 - decay) * ops.cast(c, a.dtype), a.dtype) if variable.trainable else c
+               for a, c, variable in zip(averaged, current, self.generator.weights)]
+        return new + [updates + 1.0]
 
     def _jax_train_step(self, state, data):
         """The same step as a pure function of the model's state, for jax.jit.
@@ -393,6 +433,14 @@ class DCGAN(keras.Model):
             (discriminator.non_trainable_variables, d_state_new),
             seed_update,
         )
+        if self.ema is not None:
+            # G as just updated, read from the new state; then the averaged G's values swapped in.
+            current = _values_of(generator.weights, self.trainable_variables + self.non_trainable_variables,
+                                 trainable + non_trainable)
+            averaged_variables = self.averaged_generator.weights + [self.ema_updates]
+            averaged = _values_of(averaged_variables, self.non_trainable_variables, non_trainable)
+            non_trainable = _replaced(self.non_trainable_variables, non_trainable, (
+                averaged_variables, self._averaged_values(averaged[:-1], current, averaged[-1])))
         return logs, (trainable, non_trainable, list(d_opt_new) + list(g_opt_new), metric_values)
 
     def _update_metrics(self, d_loss, g_loss, real_logits, fake_logits):
@@ -410,9 +458,9 @@ class DCGAN(keras.Model):
     def generate(self, num_images=None, seed=None, z=None, batch_size=256):
         """Sample images in [-1, 1] as numpy, with BatchNorm in inference mode.
 
-        Pass ``seed`` for a reproducible batch, or your own ``z``.
+        Pass ``seed`` for a reproducible batch, or your own ``z``. With ``ema``, the averaged generator draws them.
         """
-        return sample(self.generator, num_images, seed, z, batch_size)
+        return sample(self.inference_generator, num_images, seed, z, batch_size)
 
     def get_config(self):
         return {
@@ -420,6 +468,7 @@ class DCGAN(keras.Model):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "seed": self.seed,
+            "ema": self.ema,
         }
 
     @classmethod
@@ -469,12 +518,42 @@ class _OptimizerPair:
         return self.g_optimizer.iterations
 
 
+def _check_ema(ema):
+    """None (off) or a decay in [0, 1): how much of the average each step keeps."""
+    if ema is None:
+        return None
+    if isinstance(ema, bool) or not isinstance(ema, (int, float, np.floating)) or not 0.0 <= float(ema) < 1.0:
+        raise UsageError(f"ema is the averaged generator's decay, a number in [0, 1) such as 0.999 (or None for "
+                         f"no average), got {ema!r}.")
+    return float(ema)
+
+
+def _frozen_copy(generator):
+    """A non-trainable copy of ``generator`` with the same weights: the average starts at G."""
+    try:
+        copy = keras.models.clone_model(generator)
+    except Exception as error:  # a subclassed model, or a layer without get_config
+        raise UsageError(f"ema= needs a generator that keras.models.clone_model can copy (a Sequential or "
+                         f"functional model): {error}") from None
+    copy.set_weights(generator.get_weights())
+    copy.trainable = False
+    return copy
+
+
 def _multi_worker_tensorflow():
     if keras.backend.backend() != "tensorflow":
         return False
     import tensorflow as tf
 
     return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _replicas():
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 def _per_replica(loss):

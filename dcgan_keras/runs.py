@@ -54,7 +54,7 @@ from dcgan_keras.resume import (
 
 # The options that shape the trajectory: a run can only be resumed with the same ones.
 RUN_DEFINING_OPTIONS = ("dataset", "image_dir", "image_size", "channels", "batch_size", "width", "kernel_size",
-                        "latent_dim", "seed", "precision")
+                        "latent_dim", "seed", "precision", "ema")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +70,7 @@ class TrainConfig:
     width: int = None
     kernel_size: int = 5
     latent_dim: int = 100
+    ema: float = None  # the averaged generator's decay; None: no average
     output: pathlib.Path = pathlib.Path("runs/dcgan")
     seed: int = 0
     precision: str = "auto"
@@ -417,6 +418,7 @@ def _same_option(name, stored, value):
 
 def _check_same_run(config, record, where, listing=None):
     stored = (record or {}).get("options", {})
+    stored = {"ema": None, **stored}  # a run.json from before --ema existed: made without it
     changed = [name for name, value in config.run_defining_options().items()
                if name in stored and not _same_option(name, stored[name], value)]
     if changed:
@@ -479,7 +481,7 @@ def _build_gan(config, scope):
     try:
         with scope:
             gan = DCGAN.from_shape(config.image_shape, config.latent_dim, config.width, config.kernel_size,
-                                   config.seed, formulation=chosen)
+                                   config.seed, formulation=chosen, ema=config.ema)
             gan.compile()
     finally:
         keras.mixed_precision.set_global_policy(previous)
@@ -505,14 +507,14 @@ def _write_artefacts(config, paths, gan):
     save_gif([frame for frame in frames if frame.exists()], paths.gif)
     plot_history(read_history_csv(paths.history), paths.curves)
     # The literal layers: loads anywhere.
-    replace_atomically(formulation.as_paper_layers(gan.generator).save, paths.generator)
+    replace_atomically(formulation.as_paper_layers(gan.inference_generator).save, paths.generator)
     replace_atomically(gan.save, paths.dcgan)
     written = {
         "final samples": frames[-1],
         "progress GIF": paths.gif,
         "training curves": paths.curves,
         "history (CSV)": paths.history,
-        "generator": paths.generator,
+        "generator" if config.ema is None else f"generator (G's average, EMA decay {config.ema:g})": paths.generator,
         "full DCGAN (both networks, both optimizers)": paths.dcgan,
     }
     if config.eval_every:
@@ -525,8 +527,8 @@ def _report(config, written, epochs_run, seconds):
     print(f"\nTrained {epochs_run:g} epochs in {seconds:.0f} s. Wrote:")
     for label, path in written.items():
         print(f"  {label:45s} {path}")
-    print(f"Draw new images with: python -m dcgan_keras sample --generator {written['generator']}")
+    print(f"Draw new images with: python -m dcgan_keras sample --generator {RunPaths(config.output).generator}")
     if config.eval_every:
-        print(f"Score it with:        python -m dcgan_keras evaluate --generator {written['generator']}")
+        print(f"Score it with:        python -m dcgan_keras evaluate --generator {RunPaths(config.output).generator}")
     if config.tensorboard:
         print(f"See the curves with:  tensorboard --logdir {RunPaths(config.output).tensorboard}")

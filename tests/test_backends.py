@@ -147,7 +147,7 @@ def test_trains_and_saves_without_tensorflow(backend):
 PORTABLE_SUITES = [
     "tests/test_gan.py", "tests/test_models.py", "tests/test_layers.py", "tests/test_compute.py",
     "tests/test_resume.py", "tests/test_keras_api.py", "tests/test_overrides.py",
-    "tests/test_image_cache.py", "tests/chapters/test_gradients.py", "tests/test_tensorboard.py",
+    "tests/test_image_cache.py", "tests/chapters/test_gradients.py", "tests/test_tensorboard.py", "tests/test_ema.py",
 ]
 
 

@@ -93,6 +93,7 @@ def test_formulation_is_free_but_precision_defines_the_run(tmp_path, capsys):
     assert "--precision float32; this command asks for --precision mixed_bfloat16" in line
 
 
+@pytest.mark.long  # two or more train commands: run by pytest -m long
 def test_no_resume_discards_an_interrupted_run(tmp_path, capsys):
     output = tmp_path / "run"
     main(["train", "--epochs", "1", "--output", str(output), *TINY, "--eval-every", "0"])
@@ -142,6 +143,7 @@ def test_train_config_resolves_the_data_defaults(tmp_path):
         config.epochs = 3
 
 
+@pytest.mark.long  # two or more train commands: run by pytest -m long
 def test_command_line_console_is_clean(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "dcgan_keras", "sample", "--generator", str(tmp_path / "none.keras")],
@@ -226,6 +228,7 @@ def test_emoji_training_writes_everything_and_scores_with_the_emoji_network(tmp_
     assert "makes colour images of shape (64, 64, 3); --features mnist scores 1-channel images" in error
 
 
+@pytest.mark.long  # two or more train commands: run by pytest -m long
 def test_rerunning_a_finished_run_says_so_and_exits_0(tmp_path, capsys):
     """Nothing is wrong: the message says how to train further or start again, and nothing in the folder changes."""
     output = tmp_path / "run"
@@ -314,3 +317,22 @@ def test_evaluate_scores_swd_and_ms_ssim_against_a_reference_folder(tmp_path, ca
     assert json.loads(capsys.readouterr().out)["reference"] == "mnist-embedded"
     error = _usage_error(["evaluate", "--generator", str(path), "--reference", str(tmp_path / "none")], capsys)
     assert "neither a folder of images nor an embedded dataset" in error
+
+
+@pytest.mark.long  # two or more train commands: run by pytest -m long
+def test_ema_run_writes_the_averaged_generator_and_says_so(tmp_path, capsys):
+    import keras
+
+    output = tmp_path / "run"
+    main(["train", "--epochs", "1", "--ema", "0.9", "--output", str(output), *TINY])
+    assert json.loads((output / "run.json").read_text())["options"]["ema"] == 0.9
+    assert json.loads((output / "quality.json").read_text())["generator"] == "the average of G (EMA decay 0.9)"
+    assert "generator (G's average, EMA decay 0.9)" in capsys.readouterr().out
+    gan = keras.models.load_model(output / "dcgan.keras")
+    saved = keras.models.load_model(output / "generator.keras")
+    for a, b in zip(saved.get_weights(), gan.averaged_generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # The average is part of the run: training further without it (or with another decay) is refused.
+    line = _usage_error(["train", "--epochs", "2", "--output", str(output), *TINY], capsys)
+    assert "--ema 0.9; this command asks for --ema None" in line
+    assert "--ema: must be a decay in [0, 1)" in _usage_error(["train", "--ema", "1", *TINY], capsys)

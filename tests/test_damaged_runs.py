@@ -20,6 +20,9 @@ from dcgan_keras import resume
 from dcgan_keras.cli import main
 from dcgan_keras.damaged import check_picture
 
+# Three trained runs, then every file damaged in turn: minutes, so run by `pytest -m long` (and CI).
+pytestmark = pytest.mark.long
+
 QUICK = ["--width", "4", "--batch-size", "500", "--latent-dim", "8", "--verbose", "0", "--eval-every", "0"]
 SCORED = [*QUICK[:-1], "1", "--eval-images", "300"]  # scored every epoch: quality.json and its generators
 NEWEST = "backup/step-0000000020"  # the snapshot at the end of epoch 1 (20 steps of 500 digits)

@@ -27,6 +27,7 @@ def test_shipped_network_matches_its_card(net, accuracy):
         card["held_out_accuracy"], abs=1e-9)
 
 
+@pytest.mark.long  # trains the classifier twice: run by pytest -m long
 def test_classifier_training_is_reproducible():
     (images, labels), held_out = feature_nets.split(feature_nets.MNIST)
     small = (images[:600], labels[:600])

@@ -55,6 +55,7 @@ def _same_state(run, reference, step=20):
     return ours.keys() == theirs.keys() and all(np.array_equal(ours[key], theirs[key]) for key in ours)
 
 
+@pytest.mark.long  # trains or decodes for many seconds: run by pytest -m long
 @pytest.mark.parametrize("code, words", [(errno.ENOSPC, "the disk is full"), (errno.EACCES, "permission denied")])
 def test_a_full_disk_mid_run_is_one_line_and_the_same_command_resumes_exactly(tmp_path, capsys, monkeypatch,
                                                                              straight_run, code, words):
@@ -90,6 +91,7 @@ class _CtrlC(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.long  # trains or decodes for many seconds: run by pytest -m long
 def test_ctrl_c_is_one_line_saying_that_the_same_command_resumes(tmp_path, capsys, monkeypatch, straight_run):
     run = tmp_path / "run"
     train = ["train", "--epochs", "1", "--backup-every", "5", "--output", str(run), *TINY]
@@ -122,6 +124,7 @@ def test_a_second_train_on_a_new_folder_leaves_the_first_one_alone(tmp_path, cap
         assert sorted(path.name for path in output.iterdir()) == [".lock", "run.json"]
 
 
+@pytest.mark.long  # trains or decodes for many seconds: run by pytest -m long
 def test_two_processes_needing_one_image_cache_build_it_once(tmp_path, monkeypatch):
     folder = tmp_path / "digits"
     folder.mkdir()
@@ -145,6 +148,7 @@ def test_two_processes_needing_one_image_cache_build_it_once(tmp_path, monkeypat
     assert results[0].path == results[1].path and np.array_equal(results[0][:], results[1][:])
 
 
+@pytest.mark.long  # trains or decodes for many seconds: run by pytest -m long
 @pytest.mark.skipif(sys.platform != "linux", reason="file names must be bytes, not UTF-8, on this file system")
 def test_a_file_name_that_is_not_utf8_is_read_and_printed(tmp_path):
     folder = os.fsencode(tmp_path / "digits")
@@ -206,6 +210,7 @@ def _peak_bytes(call):
         tracemalloc.stop()
 
 
+@pytest.mark.long  # trains or decodes for many seconds: run by pytest -m long
 def test_sample_memory_is_flat_in_the_number_of_images(generator_path, tmp_path, monkeypatch):
     monkeypatch.setattr(plotting, "GRID_SIDE", 256)  # a grid of 16 images: the rest are only written one by one
 

@@ -340,15 +340,19 @@ def annotate_equilibrium(figure):
     return figure
 
 
-def plot_tracked(histories, keys=("diversity", "d_loss"), figsize=(10, 3.2)):
-    """Plot ``DiversityTracker.history`` entries of several runs, one panel per key."""
+def plot_tracked(histories, keys=("diversity", "d_loss"), figsize=(10, 3.2), steps_per_checkpoint=None):
+    """Plot ``DiversityTracker.history`` entries of several runs, one panel per key.
+
+    With ``steps_per_checkpoint`` the x axis is the training step; else the checkpoint's number.
+    """
     figure, axes = plt.subplots(1, len(keys), figsize=figsize, squeeze=False)
+    scale = steps_per_checkpoint or 1
     for axis, key in zip(axes[0], keys):
         for name, history in histories.items():
-            axis.plot([row["epoch"] for row in history], [row[key] for row in history],
+            axis.plot([row["epoch"] * scale for row in history], [row[key] for row in history],
                       marker="o", markersize=3, label=name)
         axis.set_title(key)
-        axis.set_xlabel("checkpoint (epoch)")
+        axis.set_xlabel("training step" if steps_per_checkpoint else "checkpoint")
         axis.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     figure.tight_layout()

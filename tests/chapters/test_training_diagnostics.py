@@ -159,8 +159,10 @@ def test_figures(tmp_path):
     figure = dg.annotate_equilibrium(plot_history(history))
     levels = {round(line.get_ydata()[0], 4) for line in figure.axes[0].lines if len(set(line.get_ydata())) == 1}
     assert {round(2 * math.log(2), 4), round(math.log(2), 4)} <= levels
-    rows = [{"epoch": 1, "diversity": 0.5, "d_loss": 1.0}]
+    rows = [{"epoch": 1, "diversity": 0.5, "d_loss": 1.0}, {"epoch": 2, "diversity": 0.6, "d_loss": 0.9}]
     assert len(dg.plot_tracked({"run": rows}).axes) == 2
+    by_step = dg.plot_tracked({"run": rows}, steps_per_checkpoint=100).axes[0]
+    assert list(by_step.lines[0].get_xdata()) == [100, 200] and by_step.get_xlabel() == "training step"
     keras.backend.clear_session()
 
 
