@@ -61,12 +61,11 @@ def _train_seed(text):
 
 def _decay(text):
     try:
-        value = float(text)
+        if 0.0 <= float(text) < 1.0:  # NaN fails too
+            return float(text)
     except ValueError:
-        value = None
-    if value is None or not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be a decay in [0, 1), such as 0.999, got {text!r}")
-    return value
+        pass
+    raise argparse.ArgumentTypeError(f"must be a decay in [0, 1), such as 0.999, got {text!r}")
 
 
 def _path(text):
@@ -121,9 +120,8 @@ def _train_parser(subparsers):
     parser.add_argument("--latent-dim", type=_positive, default=100)
     parser.add_argument("--output", type=_path, default=pathlib.Path("runs/dcgan"))
     parser.add_argument("--seed", type=_train_seed, default=0, help=f"0 to {LARGEST_SEED}")
-    parser.add_argument("--ema", type=_decay, metavar="DECAY",
-                        help="also keep an exponential moving average of G's weights (e.g. 0.999); samples, "
-                             "scores and generator.keras then come from it (default: off; see docs/ema.md)")
+    parser.add_argument("--ema", type=_decay, metavar="DECAY", help="also keep a moving average of G's weights "
+                        "(e.g. 0.999), which samples, scores and generator.keras then use (docs/training-runs.md)")
     parser.add_argument("--precision", default="auto", choices=precision.CHOICES,
                         help="auto: mixed_bfloat16 on a CPU with native bf16 under TensorFlow, else float32 "
                              "(see dcgan_keras/precision.py)")

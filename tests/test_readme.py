@@ -50,3 +50,14 @@ def test_examples_use_only_public_names(code):
 def test_examples_run(code, tmp_path):
     result = subprocess.run([sys.executable, "-c", QUICK_FIT + code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_no_binary_is_tracked_outside_the_assets_and_the_package_data():
+    root = README.parent
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True)
+    if listed.returncode:
+        pytest.skip("not a git checkout")
+    allowed = ("assets/", "dcgan_keras/mnist/", "dcgan_keras/emoji/", "dcgan_keras/pretrained/")
+    binary = [name for name in listed.stdout.decode().split("\0") if name and not name.startswith(allowed)
+              and (root / name).is_file() and b"\0" in (root / name).read_bytes()[:8192]]
+    assert binary == [], f"binary files outside {allowed}: {binary}"

@@ -48,6 +48,7 @@ IMAGE_SHAPE, BATCH_SIZE, NUM_IMAGES = (28, 28, 1), 64, 5000
 WIDTH, STEPS, SEEDS, CURVE_EVERY = 16, 12000, (0, 1, 2, 3, 4), 500
 PILOT_STEPS, PILOT_EVERY, PILOT_SEEDS = 24000, 1000, (0, 1)  # how the budget was chosen: ``pilot``
 RESULTS = ASSETS.parent / "notebooks" / "results" / "experiments.json"
+SAMPLE_SHEET = ASSETS / "experiments_samples.png"  # one seed-0 grid per variant (``draw_sheet``)
 README = ASSETS.parent / "notebooks" / "README.md"  # the notebook index holds the verdicts
 KEYS = ("fid", "kid", "classes", "kl", "D_G_z")
 
