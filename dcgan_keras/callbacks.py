@@ -16,7 +16,6 @@ import keras
 from dcgan_keras.errors import UsageError, check_path, check_whole_number
 from dcgan_keras.evaluate import SCORE_KEYS, check_num_images
 from dcgan_keras.files import RunPaths, frame_name, replace_atomically, write_text_atomically
-from dcgan_keras.formulation import as_paper_layers
 from dcgan_keras.plotting import image_grid, png_bytes, read_history_rows, save_grid
 from dcgan_keras.sampling import sample
 
@@ -153,7 +152,7 @@ class QualityCheckpoint(keras.callbacks.Callback):
         best = self.record["best"]
         is_best = best is None or scores[self.monitor] <= best[self.monitor]
         if self.keep_generators:
-            generator = as_paper_layers(self.model.inference_generator)  # loads anywhere, whatever trained it
+            generator = self.model.shippable_generator()  # plain layers: loads anywhere, whatever trained it
             replace_atomically(generator.save, self.last_path)
             if is_best:
                 replace_atomically(generator.save, self.best_path)

@@ -10,6 +10,7 @@ PyTorch DCGAN example):
 3. update G through the freshly updated D, with the non-saturating loss.
 """
 
+import contextlib
 import inspect
 
 import keras
@@ -18,7 +19,7 @@ from keras import ops
 
 from dcgan_keras.data import TrainingBatches, check_unit_range
 from dcgan_keras.errors import UsageError
-from dcgan_keras.formulation import FORMULATIONS, resolve
+from dcgan_keras.formulation import FORMULATIONS, as_paper_layers, resolve
 from dcgan_keras.models import build_discriminator, build_generator
 from dcgan_keras.sampling import sample
 
@@ -108,7 +109,9 @@ class DCGAN(keras.Model):
         if self.ema is not None:
             # Non-trainable, so Keras saves it with the model and the JAX trainer threads it through the step.
             self.averaged_generator = _frozen_copy(generator)
-            self.ema_updates = self.add_weight(shape=(), initializer="zeros", trainable=False, name="ema_updates")
+            # float32 whatever the policy: a bfloat16 counter would stop at 256.
+            self.ema_updates = self.add_weight(shape=(), initializer="zeros", trainable=False, name="ema_updates",
+                                               dtype="float32")
         # Both networks are functional models, built on construction.
         self.built = True
 
@@ -137,6 +140,16 @@ class DCGAN(keras.Model):
     def inference_generator(self):
         """The generator to draw samples from: the averaged one when ``ema`` is on, else G itself."""
         return self.generator if self.ema is None else self.averaged_generator
+
+    def shippable_generator(self):
+        """``inference_generator`` as a model to save on its own: the paper's plain layers, and trainable (the
+        average is frozen inside the DCGAN only so that no optimizer moves it)."""
+        generator = as_paper_layers(self.inference_generator)
+        if self.ema is not None:
+            if generator is self.averaged_generator:  # never unfreeze the DCGAN's own average
+                generator = _frozen_copy(generator)
+            generator.trainable = True
+        return generator
 
     @property
     def metrics(self):
@@ -344,8 +357,10 @@ class DCGAN(keras.Model):
         if self.ema is None:
             return
         averaged = self.averaged_generator.weights
-        for variable, value in zip(averaged + [self.ema_updates], self._averaged_values(
-                [v.value for v in averaged], [v.value for v in self.generator.weights], self.ema_updates.value)):
+        with _no_gradient():  # the average is arithmetic on the weights, not part of any loss
+            new = self._averaged_values([v.value for v in averaged], [v.value for v in self.generator.weights],
+                                        self.ema_updates.value)
+        for variable, value in zip(averaged + [self.ema_updates], new):
             variable.assign(value)
 
     def _averaged_values(self, averaged, current, updates):
@@ -528,10 +543,24 @@ def _check_ema(ema):
     return float(ema)
 
 
+def _no_gradient():
+    """PyTorch records the history of arithmetic on trainable weights unless told not to."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
+
+
 def _frozen_copy(generator):
-    """A non-trainable copy of ``generator`` with the same weights: the average starts at G."""
+    """A non-trainable copy of ``generator`` with the same weights: the average starts at G.
+
+    Built under its own name scope, so that its variables' paths (``averaged_generator/...``) differ from G's:
+    Keras' state tree and PyTorch's parameter dict are keyed by path.
+    """
     try:
-        copy = keras.models.clone_model(generator)
+        with keras.name_scope("averaged_generator"):
+            copy = keras.models.clone_model(generator)
     except Exception as error:  # a subclassed model, or a layer without get_config
         raise UsageError(f"ema= needs a generator that keras.models.clone_model can copy (a Sequential or "
                          f"functional model): {error}") from None

@@ -507,7 +507,7 @@ def _write_artefacts(config, paths, gan):
     save_gif([frame for frame in frames if frame.exists()], paths.gif)
     plot_history(read_history_csv(paths.history), paths.curves)
     # The literal layers: loads anywhere.
-    replace_atomically(formulation.as_paper_layers(gan.inference_generator).save, paths.generator)
+    replace_atomically(gan.shippable_generator().save, paths.generator)
     replace_atomically(gan.save, paths.dcgan)
     written = {
         "final samples": frames[-1],

@@ -332,6 +332,7 @@ def test_ema_run_writes_the_averaged_generator_and_says_so(tmp_path, capsys):
     saved = keras.models.load_model(output / "generator.keras")
     for a, b in zip(saved.get_weights(), gan.averaged_generator.get_weights()):
         np.testing.assert_array_equal(a, b)
+    assert len(saved.trainable_weights) == len(gan.generator.trainable_weights)  # fine-tunable, like any generator
     # The average is part of the run: training further without it (or with another decay) is refused.
     line = _usage_error(["train", "--epochs", "2", "--output", str(output), *TINY], capsys)
     assert "--ema 0.9; this command asks for --ema None" in line

@@ -30,7 +30,7 @@ def _one_step_at_a_time(gan, images, steps):
 
 
 def test_the_average_follows_the_update_rule_with_its_warm_up(mnist_images):
-    decay, steps = 0.5, 4
+    decay, steps = 0.2, 4  # the warm-up's (1 + n) / (10 + n) passes 0.2 at the third update: both branches
     gan = _gan(decay)
     start = [np.asarray(w) for w in gan.generator.get_weights()]
     np.testing.assert_array_equal(gan.averaged_generator.get_weights()[0], start[0])  # the average starts at G
@@ -60,6 +60,15 @@ def test_sampling_uses_the_average_and_training_is_unchanged(mnist_images):
         np.testing.assert_array_equal(a, b)
     assert averaged.inference_generator is averaged.averaged_generator
     assert plain.inference_generator is plain.generator
+    # Two sets of G's weights, each variable under its own path (Keras' state tree and PyTorch key by path).
+    assert len({v.path for v in averaged.variables}) == len(averaged.variables)
+    assert averaged.get_state_tree() is not None
+    # Saved on its own, the average is a generator like any other: trainable, and the DCGAN's copy stays frozen.
+    shipped = averaged.shippable_generator()
+    assert len(shipped.trainable_weights) == len(averaged.generator.trainable_weights) > 0
+    assert averaged.averaged_generator.trainable_weights == []
+    for a, b in zip(shipped.get_weights(), averaged.averaged_generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
     z = np.random.default_rng(0).standard_normal((4, 16)).astype("float32")
     np.testing.assert_allclose(averaged.generate(z=z), averaged.averaged_generator.predict(z, verbose=0), atol=1e-6)
     assert np.abs(averaged.generate(z=z) - plain.generate(z=z)).max() > 1e-5  # outputs are ~1e-3 this early
