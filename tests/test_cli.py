@@ -75,6 +75,7 @@ def test_a_finished_run_trains_further_exactly_and_is_only_replaced_on_request(t
     assert not (tmp_path / "longer" / "samples" / "epoch_002.png").exists()
 
 
+@pytest.mark.long  # two or more train commands: run by pytest -m long
 def test_formulation_is_free_but_precision_defines_the_run(tmp_path, capsys):
     import keras
 

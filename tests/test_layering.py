@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 import dcgan_keras
 
 PACKAGE = pathlib.Path(dcgan_keras.__file__).parent
@@ -94,6 +96,7 @@ print(type(gan).__name__)
 """
 
 
+@pytest.mark.long  # a fresh Python process per public name: run by pytest -m long
 def test_a_saved_dcgan_loads_once_any_public_name_is_used(tmp_path, make_gan):
     make_gan().save(tmp_path / "dcgan.keras")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}

@@ -96,6 +96,7 @@ def test_scores_reach_tensorboard_wherever_the_quality_checkpoint_is(tmp_path):
         assert scalars["quality/classes"] == [(1, 9.0), (2, 9.0)] and len(images) == 2
 
 
+@pytest.mark.long  # two trainings: run by pytest -m long
 @needs_tensorboard
 def test_a_resumed_fit_adds_a_file_and_its_epochs_replace_the_ones_trained_again(tmp_path):
     before = tiny_gan().fit(IMAGES, batch_size=16, epochs=2, verbose=0,
@@ -137,6 +138,7 @@ def tiny_train(tmp_path):
             "--output", str(tmp_path / "run"), "--tensorboard"]
 
 
+@pytest.mark.long  # two trainings: run by pytest -m long
 @needs_tensorboard
 def test_train_tensorboard_logs_every_epoch_and_a_longer_run_adds_a_file(tmp_path, capsys):
     main([*tiny_train(tmp_path), "--epochs", "2"])

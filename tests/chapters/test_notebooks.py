@@ -76,6 +76,7 @@ def _notebook(path, *cells):
     return path
 
 
+@pytest.mark.long  # executes a notebook on another backend: run by pytest -m long
 @pytest.mark.slow
 def test_execute_runs_under_the_backend_asked_for_and_never_in_place(tmp_path, capsys):
     from dcgan_keras.chapters.notebook import AGREEMENT_TAG, execute, execute_to
