@@ -44,6 +44,7 @@ def score_run(folder, seed):
     """FID, KID and classes of G and of its average, on the same 5,000 z."""
     import keras
 
+    import dcgan_keras.gan  # noqa: F401  (registers DCGAN, so that load_model can rebuild it)
     from dcgan_keras import evaluate as scoring
 
     evaluator = scoring.make_evaluator("mnist", scoring.NUM_IMAGES)
