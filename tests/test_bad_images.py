@@ -404,6 +404,7 @@ def test_a_resumed_run_leaves_out_the_same_files_it_started_without(tmp_path, ca
 # --- the folders of a run are compared by their resolved paths ----------------------------------------------------
 
 
+@pytest.mark.long  # three train commands: run by pytest -m long
 def test_a_run_resumes_whichever_way_its_folders_are_named(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for index in range(16):

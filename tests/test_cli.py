@@ -163,6 +163,7 @@ def tiny_generator(tmp_path):
     return path
 
 
+@pytest.mark.long  # trains and scores twice: run by pytest -m long
 def test_evaluate_prints_a_table_and_json(tmp_path, capsys):
 
     path = tiny_generator(tmp_path)
@@ -191,7 +192,8 @@ def test_evaluate_with_inception_features(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("features", ["mnist", pytest.param("emoji", marks=pytest.mark.long)])
+@pytest.mark.long  # trains a feature network: run by pytest -m long
+@pytest.mark.parametrize("features", ["mnist", "emoji"])
 def test_train_classifier_writes_the_model_and_its_card(tmp_path, monkeypatch, capsys, features):
     from dcgan_keras import feature_nets
 

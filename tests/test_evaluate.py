@@ -134,12 +134,14 @@ def test_emoji_generator_scores_are_reproducible_and_other_sizes_are_resized(emo
     assert evaluate.to_emoji_input(np.zeros((2, 32, 32, 1), "float32")).shape == (2, 64, 64, 3)
 
 
+@pytest.mark.long  # builds the feature networks: run by pytest -m long
 def test_the_output_shape_picks_the_evaluator():
     assert evaluate.for_shape((28, 28, 1)) == "mnist" and evaluate.for_shape((64, 64, 3)) == "emoji"
     assert evaluate.for_shape((32, 32, 3)) is None
     assert isinstance(evaluate.offline_evaluator("emoji"), evaluate.EmojiEvaluator)
 
 
+@pytest.mark.long  # builds the feature networks: run by pytest -m long
 def test_inception_plumbing_with_random_weights():
     # Random weights: this checks shapes, resizing and the FID/KID wiring only;
     # it says nothing about the scores' meaning (that needs the ImageNet weights).

@@ -52,6 +52,7 @@ def test_a_sigmoid_variant_trains_on_unit_range_data():
     assert experiments.training_images(experiments.PAPER).min() == -1.0
 
 
+@pytest.mark.long  # trains and scores a variant: run by pytest -m long
 def test_runs_are_cached_and_the_reference_records_its_curve(tmp_path, monkeypatch):
     monkeypatch.setattr(cached_runs, "CACHE", tmp_path)
     monkeypatch.setattr(experiments, "CURVE_EVERY", 2)

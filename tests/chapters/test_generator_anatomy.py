@@ -128,6 +128,7 @@ def test_compare_layers_sees_a_different_initializer():
     assert not same and rows[0]["same"] == "NO" and all(row["same"] == "yes" for row in rows[1:])
 
 
+@pytest.mark.long  # fits codes for many steps: run by pytest -m long
 def test_fit_codes_reconstructs_what_the_generator_can_draw():
     images = np.random.default_rng(0).choice([-1.0, 1.0], size=(8, 28, 28, 1)).astype("float32")
     generator = build_one_step_generator((28, 28, 1), 100, seed=0)
