@@ -366,7 +366,8 @@ class DCGAN(keras.Model):
     def _averaged_values(self, averaged, current, updates):
         """The averaged G's weights after one more step, then the update count (pure: every backend's step uses it).
 
-        Weights move by ``decay``; BatchNorm's statistics are copied, as StudioGAN's EMA does. ``decay`` is
+        Each averaged weight keeps ``decay`` of itself and takes ``1 - decay`` of G's; BatchNorm's statistics
+        are copied, as StudioGAN's EMA does. ``decay`` is
         ``min(ema, (1 + n) / (10 + n))`` after n updates (``tf.train.ExponentialMovingAverage``'s
         ``num_updates``), so the early average is not anchored to the random initial weights.
         """
