@@ -210,7 +210,7 @@ class DCGAN(keras.Model):
         _check_schedules_and_callbacks(self, kwargs.get("callbacks"))
         if self.ema is not None and _replicas() > 1:
             raise UsageError("ema= is not supported under a TensorFlow strategy with several replicas yet: train "
-                             "without ema, or on one device (the JAX backend's data parallelism supports it).")
+                             "without ema, or on one device.")
         x = self.check_data(x, y, allow_unit_range)
         if isinstance(x, TrainingBatches):
             # The stream is endless: one "epoch" is one pass over the images (None, Keras' default, would never end).
