@@ -579,6 +579,7 @@ def _multi_worker_tensorflow():
 
 
 def _replicas():
+    """How many replicas a TensorFlow strategy trains on (1 on the other backends)."""
     if keras.backend.backend() != "tensorflow":
         return 1
     import tensorflow as tf
@@ -588,9 +589,7 @@ def _replicas():
 
 def _per_replica(loss):
     """Divide by the replica count: tf.distribute SUMs the replicas' gradients."""
-    import tensorflow as tf
-
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    replicas = _replicas()
     return loss / replicas if replicas > 1 else loss
 
 
