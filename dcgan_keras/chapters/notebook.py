@@ -9,6 +9,9 @@ without it the notebook runs the real experiment.
 volatile metadata before a commit; ``tests/chapters/test_notebooks.py`` checks
 that it was run.
 
+``python -m dcgan_keras.chapters.notebook words notebooks/*.ipynb`` prints each
+notebook's body prose (``body_words``), which the tests keep at ``MAX_BODY_WORDS``.
+
 ``python -m dcgan_keras.chapters.notebook execute --backend jax --out DIR notebooks/*.ipynb``
 runs notebooks in fresh kernels under any Keras backend (fast mode unless ``--full``)
 and writes them, executed and cleaned, to DIR: the PyTorch run in notebooks/README.md, the
@@ -19,6 +22,7 @@ import argparse
 import json
 import os
 import pathlib
+import re
 import sys
 import time
 from datetime import datetime
@@ -131,6 +135,36 @@ def notebook_problems(path, max_bytes=3_000_000):
     return problems
 
 
+# --- how much a learner reads ------------------------------------------------
+
+MAX_BODY_WORDS = 1000
+# The tail a learner may skip: from the first of these headings on, nothing counts as body prose.
+TAIL_HEADING = re.compile(r"#+\s*(summary|reader questions|references|exercises|appendix)", re.IGNORECASE)
+WORD = re.compile(r"[A-Za-z0-9][\w'’.,/-]*")
+
+
+def _prose(markdown):
+    """Markdown as read: no code blocks, no maths (one word each), link targets dropped."""
+    markdown = re.sub(r"```.*?```", " ", markdown, flags=re.DOTALL)
+    markdown = re.sub(r"\$[^$]+\$", " x ", markdown)
+    return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
+
+
+def body_words(path):
+    """Words of markdown a learner reads before the notebook's tail (summary, questions, references,
+    exercises, appendices): the main line, which ``MAX_BODY_WORDS`` caps."""
+    count = 0
+    for cell in json.loads(pathlib.Path(path).read_text())["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        lines = "".join(cell["source"]).splitlines()
+        tail = next((i for i, line in enumerate(lines) if TAIL_HEADING.match(line)), None)
+        count += len(WORD.findall(_prose("\n".join(lines[:tail]))))
+        if tail is not None:
+            return count
+    return count
+
+
 # --- running notebooks under any backend ----------------------------------
 
 
@@ -207,7 +241,7 @@ def slowest_cells(notebook, count=3):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m dcgan_keras.chapters.notebook")
-    parser.add_argument("action", choices=["clean", "check", "execute"])
+    parser.add_argument("action", choices=["clean", "check", "execute", "words"])
     parser.add_argument("paths", nargs="+", type=pathlib.Path)
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"),
                         help="execute: the Keras backend")
@@ -222,6 +256,10 @@ def main(argv=None):
         except UsageError as error:
             raise SystemExit(f"error: {error}")
         raise SystemExit(1 if None in times.values() else 0)
+    if args.action == "words":
+        for path in args.paths:
+            print(f"{path}: {body_words(path)} words of body prose (at most {MAX_BODY_WORDS})")
+        raise SystemExit(0)
     failed = False
     for path in args.paths:
         if args.action == "clean":

@@ -10,7 +10,7 @@ import pathlib
 import keras
 import pytest
 
-from dcgan_keras.chapters.notebook import notebook_problems, runtime_banner
+from dcgan_keras.chapters.notebook import MAX_BODY_WORDS, body_words, notebook_problems, runtime_banner
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 MODULE_DEFINITIONS = ("def build_generator", "def build_discriminator", "class DCGAN", "def train_step")
@@ -31,6 +31,25 @@ def test_notebook_imports_rather_than_retypes(path):
     markdown = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
     for section in ("Summary", "References", "Exercises", "Reader questions"):
         assert section in markdown, f"{path.name} has no {section!r} section"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
+def test_body_prose_is_short(path):
+    assert body_words(path) <= MAX_BODY_WORDS, f"{path.name}: move detours into an appendix"
+
+
+def test_body_words_stop_at_the_tail_and_skip_code_and_maths(tmp_path):
+    def markdown(text):
+        return {"cell_type": "markdown", "metadata": {}, "source": [text]}
+
+    notebook = {"cells": [markdown("# Title\n\nOne two three."),
+                          {"cell_type": "code", "metadata": {}, "outputs": [], "source": ["many words in code"]},
+                          markdown("Four [five](https://x.org/a b) $a + b = c$.\n```\nnot counted here\n```"),
+                          markdown("Six.\n\n## Summary\n\nNot body."), markdown("## Appendix: detours\n\nNot body.")],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(notebook))
+    assert body_words(path) == 8  # Title; One two three.; Four five, x for the maths; Six.
 
 
 def test_clean_notebook_round_trip(tmp_path):
