@@ -59,7 +59,7 @@ MEASURED = 1000  # samples for the duplicate and copy measures (they depend on t
 FILM_SAMPLES = 8
 TWIN_QUANTILE = 0.95  # "near" is closer than this share of skin-tone twins are to each other
 RESULTS = ASSETS.parent / "notebooks" / "results" / "colour_grid.json"
-FILMS = RESULTS.parent / "colour_grid"
+FILMS = ASSETS / "colour_grid"  # the films are pictures: binaries live under assets/
 
 WORSE = {"fid": 1}
 PAPER = ablation.reference()
