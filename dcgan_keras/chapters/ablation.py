@@ -152,25 +152,22 @@ def comparisons(rows, variants, key="fid", min_seeds=MIN_SEEDS):
     reference_values = _values(rows, variants[0].name, key)
     if len(reference_values) < 2:
         return {}
-    tests, seeds = {}, {}
-    for variant in variants[1:]:
-        values = _values(rows, variant.name, key)
-        seeds[variant.name] = min(len(values), len(reference_values))
-        if len(values) > 1:
-            tests[variant.name] = statistics.welch(values, reference_values)
-    ready = [v.name for v in variants[1:] if seeds[v.name] >= min_seeds and v.name in tests]
-    pending = len(variants) - 1 - len(ready)
-    p_values = [tests[name][3] for name in ready] + [1.0] * pending
-    adjusted = dict(zip(ready, statistics.holm(p_values)))
-    levels = dict(zip(ready, statistics.holm_levels(p_values)))
+    values = {v.name: _values(rows, v.name, key) for v in variants[1:]}
+    seeds = {name: min(len(found), len(reference_values)) for name, found in values.items()}
+    ready = [v.name for v in variants[1:] if seeds[v.name] >= min_seeds and len(values[v.name]) > 1]
+    family = statistics.holm_welch([(values[name], reference_values) for name in ready],
+                                   pending=len(variants) - 1 - len(ready))
+    tests = dict(zip(ready, family))
     result = {}
     for variant in variants[1:]:
-        if variant.name not in tests:
+        if len(values[variant.name]) < 2:
             continue
-        difference, _, _, p = tests[variant.name]
-        level = float(levels.get(variant.name, 0.95))
-        _, low, high, _ = statistics.welch(_values(rows, variant.name, key), reference_values, level)
-        holm_p = float(adjusted.get(variant.name, math.nan))
+        if variant.name not in tests:  # short of seeds: its own 95% interval, outside the family
+            difference, low, high, p = statistics.welch(values[variant.name], reference_values)
+            tests[variant.name] = {"difference": difference, "low": low, "high": high, "level": 0.95, "p": p,
+                                   "holm_p": math.nan}
+        test = tests[variant.name]
+        difference, holm_p = test["difference"], test["holm_p"]
         sign = variant.predicts.get(key, 0)
         if not sign:
             word = "no prediction"
@@ -178,8 +175,7 @@ def comparisons(rows, variants, key="fid", min_seeds=MIN_SEEDS):
             word = f"too few seeds ({seeds[variant.name]})"
         else:
             word = statistics.verdict(difference, holm_p, sign)
-        result[variant.name] = {"difference": difference, "low": low, "high": high, "level": level, "p": p,
-                                "holm_p": holm_p, "verdict": word}
+        result[variant.name] = {**test, "verdict": word}
     return result
 
 

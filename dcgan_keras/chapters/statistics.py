@@ -108,6 +108,22 @@ def holm_levels(p_values, alpha=0.05):
     return levels
 
 
+def holm_welch(pairs, pending=0, alpha=0.05):
+    """Welch's test of each (variant, reference) pair, corrected together by Holm, each interval at its Holm level.
+
+    ``pending`` more comparisons of the family, not yet measured, count at
+    p = 1. Returns one dict per pair, in order: "difference", "low", "high"
+    (the interval at "level"), "level", "p" (Welch's) and "holm_p".
+    """
+    p_values = [welch(variant, reference)[3] for variant, reference in pairs] + [1.0] * pending
+    results = []
+    for (variant, reference), p, level, holm_p in zip(pairs, p_values, holm_levels(p_values, alpha), holm(p_values)):
+        difference, low, high, _ = welch(variant, reference, float(level))
+        results.append({"difference": difference, "low": low, "high": high, "level": float(level), "p": p,
+                        "holm_p": float(holm_p)})
+    return results
+
+
 def verdict(difference, adjusted_p, predicted_sign, alpha=0.05):
     """The verdict word for ``variant - reference``, given its Holm-adjusted p-value.
 

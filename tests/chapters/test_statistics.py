@@ -61,3 +61,17 @@ def test_holm_levels_follow_the_step_down_and_stop_where_holm_stops():
     levels = statistics.holm_levels([0.5, 0.001, 0.04, 0.02])
     np.testing.assert_allclose(levels, [1 - 0.05 / 3, 1 - 0.05 / 4, 1 - 0.05 / 3, 1 - 0.05 / 3])
     np.testing.assert_allclose(statistics.holm_levels([0.001, 0.002]), [1 - 0.05 / 2, 1 - 0.05])
+
+
+def test_holm_welch_puts_each_interval_at_its_holm_level():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(0.0, 1.0, 5)
+    pairs = [(rng.normal(shift, 1.0, 5), reference) for shift in (0.0, 1.0, 4.0)]
+    family = statistics.holm_welch(pairs)
+    p_values = [statistics.welch(a, b)[3] for a, b in pairs]
+    for (a, b), test, level, holm_p in zip(pairs, family, statistics.holm_levels(p_values), statistics.holm(p_values)):
+        assert (test["level"], test["holm_p"]) == (level, holm_p)
+        assert (test["difference"], test["low"], test["high"]) == statistics.welch(a, b, level)[:3]
+        assert (test["low"] > 0 or test["high"] < 0) == (holm_p < 0.05)  # interval and verdict agree
+    later = statistics.holm_welch(pairs, pending=2)  # comparisons still to come count at p = 1
+    assert all(b["holm_p"] >= a["holm_p"] for a, b in zip(family, later))
