@@ -49,6 +49,8 @@ def logits(model, images, training=False, batch_size=500):
 def layer_outputs(model, images, names, training=False):
     """{name: that layer's output} for one batch, plus "logit"."""
     values = predict(_tap(model, names), np.asarray(images, "float32"), training=training)
+    if not names:  # one output: predict returns the array itself, not a list of one
+        values = [values]
     return dict(zip([*names, "logit"], values))
 
 

@@ -90,6 +90,9 @@ def test_layer_outputs_and_shift_sensitivity():
     outputs = probes.layer_outputs(model, x, ["mean"])
     np.testing.assert_allclose(outputs["mean"], np.full((2, 1), 4 / 64), rtol=1e-6)
     assert probes.shift_sensitivity(model, x, ["mean"]) == {"mean": 0.0, "logit": 0.0}
+    # With no layers named, "logit" is still every image's logit, not the first image's.
+    assert probes.layer_outputs(model, x, [])["logit"].shape == (len(x), 1)
+    assert probes.shift_sensitivity(model, x, []) == {"logit": 0.0}
     assert probes.relative_change(np.ones(4), np.ones(4) * 1.5) == pytest.approx(0.5)
 
 
@@ -162,3 +165,4 @@ def test_class_gradients_point_towards_the_label():
     images = np.zeros((2, 4, 4, 1), "float32")
     grads = probes.class_gradients(classifier, images, [1, 0])
     assert np.all(grads[0] > 0) and np.all(grads[1] < 0)  # brighten for class 1, darken for class 0
+

@@ -131,8 +131,23 @@ def test_tracker_records_each_checkpoint(mnist, split):
     reference, held_out, labels = split
     tracker = dg.DiversityTracker(reference, held_out, labels, num_images=32)
     seconds = dg.train_and_track(_tiny_gan(), mnist[0][:256], steps=4, checkpoints=2, tracker=tracker, batch_size=32)
-    assert seconds > 0 and [row["epoch"] for row in tracker.history] == [1, 2]
+    assert seconds > tracker.seconds > 0 and [row["epoch"] for row in tracker.history] == [1, 2]
     assert {"diversity", "nearest_real", "top_class_share", "d_loss", "D_G_z"} <= set(tracker.history[0])
+    assert "fid" not in tracker.history[0]  # no evaluator, no scoring
+
+
+def test_tracker_scores_each_checkpoint_with_a_shipped_evaluator(mnist, split):
+    from dcgan_keras.evaluate import MnistEvaluator
+
+    reference, held_out, labels = split
+    evaluator = MnistEvaluator(num_subsets=2, subset_size=20)
+    tracker = dg.DiversityTracker(reference, held_out, labels, num_images=32, evaluator=evaluator, evaluator_images=40)
+    gan = _tiny_gan()
+    dg.train_and_track(gan, mnist[0][:128], steps=2, checkpoints=1, tracker=tracker, batch_size=32)
+    row, scores = tracker.history[0], evaluator.evaluate_generator(gan.generator, 40, seed=0)
+    # The row holds the evaluator's own scores of the generator as it stood at the checkpoint.
+    assert row["fid"] == pytest.approx(scores["fid"], rel=1e-5) and row["classes"] == scores["classes"]
+    assert row["top_share"] == max(scores["shares"]) and 0.1 <= row["top_share"] <= 1.0
 
 
 def test_crash_at_step_resume_probe_and_state_difference(tmp_path, mnist):
