@@ -165,4 +165,3 @@ def test_class_gradients_point_towards_the_label():
     images = np.zeros((2, 4, 4, 1), "float32")
     grads = probes.class_gradients(classifier, images, [1, 0])
     assert np.all(grads[0] > 0) and np.all(grads[1] < 0)  # brighten for class 1, darken for class 0
-
