@@ -56,6 +56,12 @@ def generator_loss(fake_logits):
     return ops.mean(ops.softplus(-ops.cast(fake_logits, "float32")))
 
 
+# The method that runs one training step on each backend. Keras' JAX trainer is
+# functional (it passes the model's state in and expects the new state back), so
+# its step has its own signature.
+STEP_METHODS = {"tensorflow": "_tensorflow_step", "jax": "_jax_train_step", "torch": "_torch_step"}
+
+
 @keras.saving.register_keras_serializable(package="dcgan_keras")
 class DCGAN(keras.Model):
     """A generator and a discriminator trained against each other by ``fit()``.
@@ -286,20 +292,18 @@ class DCGAN(keras.Model):
         return images
 
     def train_step(self, *args):
-        # Keras' JAX trainer is functional: it passes the model's state in and
-        # expects the new state back, so its step has its own signature.
-        if keras.backend.backend() == "jax":
+        backend = keras.backend.backend()
+        if backend not in STEP_METHODS:
+            raise NotImplementedError(
+                f"DCGAN trains on the tensorflow, jax and torch backends, not "
+                f"{backend!r}. Set KERAS_BACKEND before importing keras."
+            )
+        if backend == "jax":
             return self._jax_train_step(*args)
         (data,) = args
         real_images, condition = self._real_batch(data)
         z = self.sample_latent(ops.shape(real_images)[0])
-        steps = {"tensorflow": self._tensorflow_step, "torch": self._torch_step}
-        if keras.backend.backend() not in steps:
-            raise NotImplementedError(
-                f"DCGAN trains on the tensorflow, jax and torch backends, not "
-                f"{keras.backend.backend()!r}. Set KERAS_BACKEND before importing keras."
-            )
-        losses_and_logits = steps[keras.backend.backend()](real_images, z, condition)
+        losses_and_logits = getattr(self, STEP_METHODS[backend])(real_images, z, condition)
         self._update_average()  # inside the compiled step, after G's update (JAX's step does it in its own way)
         return self._update_metrics(*losses_and_logits)
 

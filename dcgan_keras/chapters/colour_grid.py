@@ -136,11 +136,16 @@ def _folder(variant, seed, width):
     return CACHE / f"colour-grid-{variant.slug}-w{width}-s{seed}-{keras.backend.backend()}"
 
 
+def films_folder(width=WIDTH):
+    """Where a width's films go: runs of another width never overwrite the default width's films."""
+    return FILMS if width == WIDTH else FILMS.with_name(f"{FILMS.name}_w{width}")
+
+
 def film_path(variant, seed, films=FILMS):
     return pathlib.Path(films) / f"{variant.slug}-s{seed}.jpg"
 
 
-def train_run(variant, seed, steps, width=WIDTH, measure=None, films=FILMS, log=None):
+def train_run(variant, seed, steps, width=WIDTH, measure=None, films=None, log=None):
     """Train one (variant, seed) to ``steps``, measured every ``CHECK_EVERY`` steps; returns its record.
 
     Resumable: a snapshot and the curve so far are kept in the cache after
@@ -176,7 +181,7 @@ def train_run(variant, seed, steps, width=WIDTH, measure=None, films=FILMS, log=
         if log:
             log(f"{variant.name:32s} seed {seed} step {step:6d}: FID {record['fid']:6.1f}  "
                 f"categories {record['categories']}  duplicates {record['duplicates']:.2f}  ({seconds:.0f} s)")
-    write_film(frames, film_path(variant, seed, films))
+    write_film(frames, film_path(variant, seed, films or films_folder(width)))
     return {"variant": variant.name, "seed": seed, "steps": steps, "width": width,
             "seconds": round(sum(c["seconds"] for c in curve), 1), "curve": curve}
 

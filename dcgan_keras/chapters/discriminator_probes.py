@@ -77,6 +77,31 @@ def shift_sensitivity(model, images, names, shift=1, training=False):
 # --- gradients -----------------------------------------------------------------
 
 
+def logit_shift(model, images, shift=1):
+    """(mean |logit change|, std of the logit across ``images``) when every image moves ``shift`` pixels right.
+
+    The ratio of the two is how far a shift moves D's verdict, in units of how
+    much the verdict varies between images: well conditioned where a relative
+    change of the logit itself is not (a logit near 0 would blow it up).
+    """
+    base = logits(model, images)
+    moved = logits(model, np.roll(images, shift, axis=2))
+    return float(np.abs(moved - base).mean()), float(base.std())
+
+
+def called_real(model, images, edits, masked=False):
+    """{edit name: share of ``images`` with a positive logit after that edit}.
+
+    ``edits`` maps names to functions of a batch; ``masked`` sets the outer
+    4 pixels to black after each edit, so no border cue is left to D.
+    """
+    shares = {}
+    for name, edit in edits.items():
+        edited = np.ascontiguousarray(edit(images))
+        shares[name] = float(np.mean(logits(model, mask_border(edited) if masked else edited) > 0))
+    return shares
+
+
 def input_gradients(model, images, training=False):
     """d logit / d image for every image: a saliency map of the same shape."""
     return gradients(lambda x: ops.sum(model(x, training=training)), images)

@@ -32,6 +32,7 @@ from dcgan_keras.chapters.measures import mean_pairwise_distance, nearest_labels
 from dcgan_keras.compute import predict
 from dcgan_keras.console import filtered_stderr
 from dcgan_keras.data import make_dataset
+from dcgan_keras.gan import STEP_METHODS
 from dcgan_keras.resume import state_variables
 from dcgan_keras.sampling import latent_noise
 
@@ -41,12 +42,9 @@ EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
 
 # The method of ``DCGAN`` that holds one step's algorithm on each backend (``train_step`` dispatches to it).
-_STEP_METHODS = {"tensorflow": "_tensorflow_step", "jax": "_jax_train_step", "torch": "_torch_step"}
-
-
 def step_source(gan, *functions):
     """The source of ``functions`` and of the step ``gan.fit()`` runs on this backend, docstrings left out."""
-    step = getattr(type(gan), _STEP_METHODS[keras.backend.backend()])
+    step = getattr(type(gan), STEP_METHODS[keras.backend.backend()])
     return "\n".join(_without_docstring(function) for function in (*functions, step))
 
 

@@ -79,3 +79,10 @@ def test_a_killed_run_resumes_exactly_and_films_its_checkpoints(tmp_path, monkey
     # The film is a JPEG: the resumed run's frames match the uninterrupted run's up to compression.
     again = grid.read_film(grid.film_path(grid.PAPER, 0, tmp_path / "whole"), 2)
     assert np.abs(frames[1].astype(int) - again[1].astype(int)).max() == 0
+
+
+def test_films_of_another_width_go_to_their_own_folder():
+    assert grid.films_folder() == grid.FILMS
+    assert grid.films_folder(8) != grid.FILMS
+    assert grid.films_folder(8).parent == grid.FILMS.parent
+    assert grid.films_folder(8) != grid.films_folder(32)

@@ -165,3 +165,36 @@ def test_class_gradients_point_towards_the_label():
     images = np.zeros((2, 4, 4, 1), "float32")
     grads = probes.class_gradients(classifier, images, [1, 0])
     assert np.all(grads[0] > 0) and np.all(grads[1] < 0)  # brighten for class 1, darken for class 0
+
+
+def _pixel_reader(row, column, size=28):
+    """A D whose logit is one pixel, x[row, column]: its answers are known in closed form."""
+    kernel = np.zeros((size * size, 1), "float32")
+    kernel[row * size + column] = 1.0
+    inputs = keras.Input((size, size, 1))
+    logit = layers.Dense(1, kernel_initializer=keras.initializers.Constant(kernel), use_bias=False)(
+        layers.Flatten()(inputs))
+    return keras.Model(inputs, logit)
+
+
+def test_logit_shift_is_the_mean_change_against_the_spread():
+    images = np.random.default_rng(0).standard_normal((50, 28, 28, 1)).astype("float32")
+    change, spread = probes.logit_shift(_pixel_reader(10, 12), images)
+    # Shifted right by one pixel, the reader sees what was at column 11.
+    assert change == pytest.approx(np.abs(images[:, 10, 11, 0] - images[:, 10, 12, 0]).mean(), rel=1e-5)
+    assert spread == pytest.approx(images[:, 10, 12, 0].std(), rel=1e-5)
+    flat = np.broadcast_to(images[:, :1, :1], images.shape)  # constant images do not change when shifted
+    assert probes.logit_shift(_pixel_reader(10, 12), flat)[0] == 0.0
+
+
+def test_called_real_is_the_share_of_positive_logits_after_each_edit_and_mask():
+    images = np.full((4, 28, 28, 1), 0.2, "float32")
+    images[2:] = -0.2
+    model = _pixel_reader(1, 14)  # a pixel inside the 4-pixel frame
+    edits = {"original": lambda x: x, "negated": lambda x: -x}
+    assert probes.called_real(model, images, edits) == {"original": 0.5, "negated": 0.5}
+    assert probes.called_real(model, images[:2], edits) == {"original": 1.0, "negated": 0.0}
+    # Masked, the frame is black (-1) whatever the edit did, so nothing there reads as real.
+    assert probes.called_real(model, images, edits, masked=True) == {"original": 0.0, "negated": 0.0}
+    centre = _pixel_reader(14, 14)
+    assert probes.called_real(centre, images[:2], edits, masked=True) == {"original": 1.0, "negated": 0.0}
