@@ -74,6 +74,18 @@ def welch(variant, reference, confidence=0.95):
     return difference, difference - half_width, difference + half_width, min(1.0, max(0.0, p))
 
 
+def spread_welch(variant, reference, confidence=0.95):
+    """Is ``variant`` more spread across seeds than ``reference``? (difference, low, high, p), as ``welch``.
+
+    The Brown-Forsythe idea: each seed's absolute deviation from its own
+    arm's median, compared between arms by Welch's t. The difference is in
+    the measure's units (mean absolute deviation); robust to one wild seed
+    in a way an F test of variances is not.
+    """
+    a, b = np.asarray(variant, "float64"), np.asarray(reference, "float64")
+    return welch(np.abs(a - np.median(a)), np.abs(b - np.median(b)), confidence)
+
+
 def holm(p_values):
     """Holm's step-down adjusted p-values, in the order given (family-wise error control)."""
     p_values = np.asarray(p_values, "float64")

@@ -86,3 +86,16 @@ def test_films_of_another_width_go_to_their_own_folder():
     assert grid.films_folder(8) != grid.FILMS
     assert grid.films_folder(8).parent == grid.FILMS.parent
     assert grid.films_folder(8) != grid.films_folder(32)
+
+
+def test_verdicts_count_distinct_claims_the_control_left_out():
+    from dcgan_keras.chapters import ablation
+
+    compared = {v.name: {"verdict": "supported"} for v in grid.VARIANTS[1:]}
+    verdicts = ablation.claim_verdicts(grid.VARIANTS, compared)
+    stages = [v.name for v in grid.VARIANTS if "stages" in v.generator]
+    assert len(stages) == 2 and any(names == stages for _, names in verdicts.values())  # one claim, two rows
+    assert not any("He init" in name for _, names in verdicts.values() for name in names)
+    assert len(verdicts) == len(grid.VARIANTS) - 3  # the reference, the control and the second stage row
+    compared[stages[1]] = {"verdict": "not visible at this scale"}
+    assert ("mixed", stages) in ablation.claim_verdicts(grid.VARIANTS, compared).values()

@@ -75,3 +75,17 @@ def test_holm_welch_puts_each_interval_at_its_holm_level():
         assert (test["low"] > 0 or test["high"] < 0) == (holm_p < 0.05)  # interval and verdict agree
     later = statistics.holm_welch(pairs, pending=2)  # comparisons still to come count at p = 1
     assert all(b["holm_p"] >= a["holm_p"] for a, b in zip(family, later))
+
+
+def test_spread_welch_compares_absolute_deviations_from_each_median():
+    reference = np.array([10.0, 11.0, 12.0, 13.0, 14.0])  # deviations from 12: 2, 1, 0, 1, 2 (mean 1.2)
+    same_spread = reference + 100.0  # another mean, the same spread
+    difference, low, high, p = statistics.spread_welch(same_spread, reference)
+    assert difference == 0.0 and low == pytest.approx(-high) and p == pytest.approx(1.0)
+    wild = np.array([10.0, 11.0, 12.0, 13.0, 64.0])  # one diverged seed: deviations 2, 1, 0, 1, 52 (mean 11.2)
+    difference, low, high, p = statistics.spread_welch(wild, reference)
+    assert difference == pytest.approx(10.0) and low < 0 < high  # one wild seed in five is not a significant spread
+    # Five times the deviations in every seed is not yet significant with 5 seeds a side; twenty times is.
+    assert statistics.spread_welch(5.0 * (reference - 12.0), reference)[3] > 0.05
+    difference, low, high, p = statistics.spread_welch(20.0 * (reference - 12.0), reference)
+    assert difference == pytest.approx(19 * 1.2) and p < 0.05 and low > 0
