@@ -290,9 +290,9 @@ def _train_in_worker(slug, seed, steps, width):
     return train_run(by_name(slug), seed, steps, width, log=print)
 
 
-def run_grid(path=RESULTS, workers=1, width=WIDTH, log=print):
+def run_grid(path=RESULTS, workers=1, width=WIDTH, pilot_steps=PILOT_STEPS, log=print):
     """Train the pilot, choose the budget, then train every missing run; each record is saved as it finishes."""
-    results = read_results(path, config(width))
+    results = read_results(path, config(width, pilot_steps))
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -330,12 +330,17 @@ def main(argv=None):
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--results", type=pathlib.Path, default=RESULTS, help="the results file (default: %(default)s)")
     parser.add_argument("--width", type=int, default=WIDTH)
+    parser.add_argument("--pilot-steps", type=int, default=PILOT_STEPS,
+                        help="how long the pilot seeds train: the longest budget it can certify is half this")
     parser.add_argument("--workers", type=int, default=1, help="training processes side by side, one thread each")
     args = parser.parse_args(argv)
     try:
         if args.width < 1 or args.workers < 1:
             raise UsageError("--width and --workers must be at least 1.")
-        run_grid(args.results, args.workers, args.width)
+        if args.pilot_steps < 2 * CHECK_EVERY or args.pilot_steps % (2 * CHECK_EVERY):
+            raise UsageError(f"--pilot-steps must be a positive multiple of {2 * CHECK_EVERY}, "
+                             f"so that half of it is a checkpoint; got {args.pilot_steps}.")
+        run_grid(args.results, args.workers, args.width, args.pilot_steps)
     except UsageError as error:  # bad input: one line, no traceback
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

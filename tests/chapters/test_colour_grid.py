@@ -1,5 +1,7 @@
 """The depth-four grid: the 2B budget rule, the training order, exact resume of a run, its film."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,25 @@ def test_verdicts_count_distinct_claims_the_control_left_out():
     assert len(verdicts) == len(grid.VARIANTS) - 3  # the reference, the control and the second stage row
     compared[stages[1]] = {"verdict": "not visible at this scale"}
     assert ("mixed", stages) in ablation.claim_verdicts(grid.VARIANTS, compared).values()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--width", "0"], "--width and --workers must be at least 1."),
+    (["--pilot-steps", "3000"], "--pilot-steps must be a positive multiple of 2000, so that half of it is a "
+                                "checkpoint; got 3000."),
+    (["--pilot-steps", "0"], "--pilot-steps must be a positive multiple of 2000"),
+])
+def test_bad_options_get_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        grid.main(argv)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {message}") and error.count("\n") == 1
+
+
+def test_a_results_file_of_another_pilot_length_is_refused_not_overwritten(tmp_path):
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps({"config": grid.config(8, 12000), "machine": {}, "runs": []}))
+    with pytest.raises(grid.UsageError, match="pass --results NEW.json"):
+        grid.read_results(path, grid.config(8, 24000))
+    assert grid.read_results(path, grid.config(8, 12000))["runs"] == []
