@@ -261,6 +261,28 @@ def rows(results, steps):
     return sorted(found, key=lambda row: (order.index(row["variant"]), row["seed"]))
 
 
+def plot_curves(ax, results, variant=PAPER.name, key="fid", budget_steps=None):
+    """One variant's ``key`` over training: each seed thin, their mean thick; B and 2B dashed when given.
+
+    The curve is what tells a slow start from a failure, and a plateau from
+    a model still improving (or getting worse).
+    """
+    runs = [run for run in results["runs"] if run["variant"] == variant]
+    for run in runs:
+        ax.plot([c["step"] for c in run["curve"]], [c[key] for c in run["curve"]], lw=0.8, alpha=0.6,
+                label=f"seed {run['seed']}")
+    if len(runs) > 1:
+        common = min(len(run["curve"]) for run in runs)
+        steps = [c["step"] for c in runs[0]["curve"][:common]]
+        ax.plot(steps, np.mean([[c[key] for c in run["curve"][:common]] for run in runs], axis=0), color="black",
+                lw=2, label=f"mean of {len(runs)}")
+    for steps, style, name in ((budget_steps, "--", "B"), (budget_steps and 2 * budget_steps, ":", "2B")):
+        if steps:
+            ax.axvline(steps, color="grey", ls=style, lw=1, label=f"{name} = {steps:,}")
+    ax.set(xlabel="training step", ylabel=key, title=variant)
+    ax.legend(fontsize=7)
+
+
 KEYS = ("fid", "kid", "categories", "duplicates", "copies", "checkerboard")
 
 

@@ -123,3 +123,19 @@ def test_a_results_file_of_another_pilot_length_is_refused_not_overwritten(tmp_p
     with pytest.raises(grid.UsageError, match="pass --results NEW.json"):
         grid.read_results(path, grid.config(8, 24000))
     assert grid.read_results(path, grid.config(8, 12000))["runs"] == []
+
+
+def test_the_curves_plot_draws_every_seed_their_mean_and_the_budget_lines():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = _results([[300.0, 50.0, 40.0, 41.0], [280.0, 60.0, 44.0, 42.0]], pilot_steps=8)
+    figure, ax = plt.subplots()
+    grid.plot_curves(ax, results, budget_steps=4)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["seed 0", "seed 1", "mean of 2", "B = 4", "2B = 8"]
+    np.testing.assert_allclose(lines[2].get_ydata(), [290.0, 55.0, 42.0, 41.5])
+    np.testing.assert_array_equal(lines[0].get_xdata(), [2, 4, 6, 8])
+    plt.close(figure)
