@@ -41,7 +41,7 @@ from dcgan_keras.sampling import latent_noise
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 EQUILIBRIUM_G_LOSS = math.log(2)
 
-# The method of ``DCGAN`` that holds one step's algorithm on each backend (``train_step`` dispatches to it).
+
 def step_source(gan, *functions):
     """The source of ``functions`` and of the step ``gan.fit()`` runs on this backend, docstrings left out."""
     step = getattr(type(gan), STEP_METHODS[keras.backend.backend()])
