@@ -222,14 +222,24 @@ def read_results(path=RESULTS, expected=None):
     return results
 
 
+def _pilot_runs(results):
+    pilot_steps = results["config"]["pilot_steps"]
+    return [run for run in results["runs"] if run["variant"] == PAPER.name and run["steps"] == pilot_steps]
+
+
 def pilot_curves(results):
     """(steps, fids): the reference's FID at every checkpoint of each pilot seed, seeds as rows."""
-    pilot_steps = results["config"]["pilot_steps"]
-    runs = [run for run in results["runs"] if run["variant"] == PAPER.name and run["steps"] == pilot_steps]
+    runs = _pilot_runs(results)
     if not runs:
         return np.array([], int), np.zeros((0, 0))
     steps = np.array([c["step"] for c in runs[0]["curve"]])
     return steps, np.array([[c["fid"] for c in run["curve"]] for run in runs])
+
+
+def _two_b_changes(steps, fids):
+    """{candidate B: relative change of the mean FID from B to 2B}."""
+    means = dict(zip(steps.tolist(), fids.mean(axis=0)))
+    return {b: float((means[2 * b] - means[b]) / means[b]) for b in steps.tolist() if 2 * b in means}
 
 
 def budget(results, tolerance=TOLERANCE):
@@ -242,10 +252,32 @@ def budget(results, tolerance=TOLERANCE):
     steps, fids = pilot_curves(results)
     if len(fids) < len(PILOT_SEEDS):
         return None, {}
-    means = dict(zip(steps.tolist(), fids.mean(axis=0)))
-    changes = {b: float((means[2 * b] - means[b]) / means[b]) for b in steps.tolist() if 2 * b in means}
+    changes = _two_b_changes(steps, fids)
     passing = [b for b in changes if all(abs(changes[c]) <= tolerance for c in changes if c >= b)]
     return (min(passing) if passing else None), changes
+
+
+def pilot_report(results):
+    """The pilot as text: each finished seed's FID at every checkpoint, their mean, and the 2B rule."""
+    runs = _pilot_runs(results)
+    if not runs:
+        return "No pilot seed has finished yet."
+    steps, fids = pilot_curves(results)
+    means = fids.mean(axis=0)
+    lines = [f"pilot: width {results['config']['width']}, seeds {[run['seed'] for run in runs]} "
+             f"of {list(PILOT_SEEDS)}, FID on the shipped emoji evaluator",
+             "  step " + "".join(f"  seed {run['seed']}" for run in runs) + "     mean"]
+    lines += [f"{step:6d} " + "".join(f"{fid:8.1f}" for fid in fids[:, i]) + f"{means[i]:9.1f}"
+              for i, step in enumerate(steps)]
+    best = int(np.argmin(means))
+    lines.append(f"best mean FID {means[best]:.1f} at {steps[best]:,} steps")
+    lines.append("2B rule (mean FID at 2B against B): "
+                 + ", ".join(f"B={b:,}: {c:+.0%}" for b, c in _two_b_changes(steps, fids).items()))
+    found, _ = budget(results)
+    lines.append(f"budget: {found:,} steps" if found else
+                 "budget: none yet" + (f" ({len(PILOT_SEEDS) - len(runs)} pilot seeds to go)"
+                                       if len(runs) < len(PILOT_SEEDS) else ": no B passes"))
+    return "\n".join(lines)
 
 
 def at_budget(run, steps):
@@ -355,8 +387,14 @@ def main(argv=None):
     parser.add_argument("--pilot-steps", type=int, default=PILOT_STEPS,
                         help="how long the pilot seeds train: the longest budget it can certify is half this")
     parser.add_argument("--workers", type=int, default=1, help="training processes side by side, one thread each")
+    parser.add_argument("--report", action="store_true", help="print the pilot's curves and the 2B rule; train nothing")
     args = parser.parse_args(argv)
     try:
+        if args.report:  # the file's own config: no options need to match it
+            if not args.results.is_file():
+                raise UsageError(f"{args.results} does not exist; pass --results with a colour grid's results file.")
+            print(pilot_report(json.loads(args.results.read_text())))
+            return
         if args.width < 1 or args.workers < 1:
             raise UsageError("--width and --workers must be at least 1.")
         if args.pilot_steps < 2 * CHECK_EVERY or args.pilot_steps % (2 * CHECK_EVERY):

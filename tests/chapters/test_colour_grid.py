@@ -139,3 +139,28 @@ def test_the_curves_plot_draws_every_seed_their_mean_and_the_budget_lines():
     np.testing.assert_allclose(lines[2].get_ydata(), [290.0, 55.0, 42.0, 41.5])
     np.testing.assert_array_equal(lines[0].get_xdata(), [2, 4, 6, 8])
     plt.close(figure)
+
+
+def test_the_pilot_report_prints_every_seed_the_mean_the_best_and_the_rule(tmp_path, capsys):
+    curves = [[300.0, 50.0, 40.0, 41.0], [280.0, 60.0, 44.0, 42.0],
+              [290.0, 55.0, 42.0, 40.0], [310.0, 45.0, 38.0, 41.0]]  # means 295, 52.5, 41, 41
+    results = _results(curves, pilot_steps=8)
+    results["config"]["width"] = 8
+    lines = grid.pilot_report(results).splitlines()
+    assert lines[1].split() == ["step", "seed", "0", "seed", "1", "seed", "2", "seed", "3", "mean"]
+    assert lines[2].split() == ["2", "300.0", "280.0", "290.0", "310.0", "295.0"]
+    assert lines[-3] == "best mean FID 41.0 at 6 steps"
+    assert lines[-2] == "2B rule (mean FID at 2B against B): B=2: -82%, B=4: -22%"
+    assert lines[-1] == "budget: none yet: no B passes"
+    flat = _results([[50.0, 40.0, 40.0, 40.5]] * 4, pilot_steps=8)
+    flat["config"]["width"] = 8
+    assert grid.pilot_report(flat).splitlines()[-1] == "budget: 4 steps"
+    assert grid.pilot_report({"config": {"pilot_steps": 8}, "runs": []}) == "No pilot seed has finished yet."
+    path = tmp_path / "pilot.json"
+    path.write_text(json.dumps(results))
+    grid.main(["--report", "--results", str(path)])
+    assert capsys.readouterr().out.splitlines() == lines
+    with pytest.raises(SystemExit):
+        grid.main(["--report", "--results", str(tmp_path / "missing.json")])
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'missing.json'} does not exist; pass --results with a "
+                                       "colour grid's results file.\n")
