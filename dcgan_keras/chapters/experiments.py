@@ -142,9 +142,24 @@ def run(variant, seed, steps=STEPS, width=WIDTH, evaluator=None, num_images=NUM_
     return row
 
 
+def _model_path(variant, seed, steps, width):
+    return run_folder(_run_name(variant, width), steps, BATCH_SIZE, seed) / "dcgan.keras"
+
+
 def load_run(variant, seed, steps=STEPS, width=WIDTH):
     """The trained DCGAN of a finished run (for sample grids and feature probes)."""
-    return keras.models.load_model(run_folder(_run_name(variant, width), steps, BATCH_SIZE, seed) / "dcgan.keras")
+    path = _model_path(variant, seed, steps, width)
+    if not path.is_file():  # the results file keeps scores; the weights live in this machine's cache
+        raise UsageError(f"No trained '{variant.name}' seed {seed} ({steps:,} steps, width {width}) in the run "
+                         f"cache. Train the runs notebook 05 loads with `python -m dcgan_keras.chapters.experiments "
+                         f"--weights --workers 2`.")
+    return keras.models.load_model(path)
+
+
+def notebook_runs():
+    """The (variant, seed) runs whose weights notebook 05 loads: seed 0 of every row (its sample sheet) and
+    every reference seed (its feature probe)."""
+    return [(variant, 0) for variant in VARIANTS] + [(PAPER, seed) for seed in SEEDS[1:]]
 
 
 # --- the results file --------------------------------------------------------------------
@@ -220,17 +235,23 @@ def run_grid(path=RESULTS, variants=VARIANTS, seeds=SEEDS, conf=None, workers=1,
             f"({row['seconds']:.0f} s)")
 
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    for row in train_all(todo, conf, workers):
+        record(row)
+    return results
+
+
+def train_all(todo, conf, workers=1):
+    """Train the (variant, seed) runs in ``todo``; yields each run's record as it finishes."""
     if workers == 1:
         for variant, seed in todo:
-            record(run(variant, seed, conf["steps"], conf["width"], num_images=conf["num_images"]))
-        return results
+            yield run(variant, seed, conf["steps"], conf["width"], num_images=conf["num_images"])
+        return
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: TensorFlow does not survive fork
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         with _one_thread_per_process():
             futures = [pool.submit(_train_in_worker, v.slug, s, conf) for v, s in todo]
         for future in concurrent.futures.as_completed(futures):
-            record(future.result())
-    return results
+            yield future.result()
 
 
 # --- budget and verdicts -----------------------------------------------------------------
@@ -356,6 +377,9 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=1, help="training processes side by side, one thread each")
     parser.add_argument("--readme", action="store_true",
                         help="only rewrite the table in notebooks/README.md from the results file; train nothing")
+    parser.add_argument("--weights", action="store_true",
+                        help="train into the run cache the runs whose weights notebook 05 loads (seed 0 of every row, "
+                             "every reference seed); the results file is left as it is")
     parser.add_argument("--pilot", action="store_true",
                         help=f"first train the reference to {PILOT_STEPS:,} steps (seeds {list(PILOT_SEEDS)}) "
                              "and keep its curves")
@@ -376,6 +400,12 @@ def _main(args):
     if args.readme:  # a report of what is there: it must not start hours of training
         update_readme(read_results(args.results, conf))
         print(f"README table rewritten from {args.results}")
+        return
+    if args.weights:  # a new machine's cache is empty: notebook 05 needs these weights, not new rows
+        todo = [(v, s) for v, s in notebook_runs() if not _model_path(v, s, args.steps, args.width).is_file()]
+        print(f"{len(todo)} of notebook 05's {len(notebook_runs())} runs to train with {args.workers} worker(s)")
+        for row in train_all(todo, conf, args.workers):
+            print(f"{row['variant']:36s} seed {row['seed']}: FID {row['fid']:7.2f} ({row['seconds']:.0f} s)")
         return
     if args.pilot:
         results = pilot(read_results(args.results, conf))

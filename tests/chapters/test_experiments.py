@@ -180,3 +180,34 @@ def test_seeds_per_variant_counts_every_row_of_the_grid_including_those_not_begu
         {"rows": [{"variant": paper, "seed": s} for s in range(3)] + [{"variant": other, "seed": 0}]})
     assert list(counts) == [v.name for v in experiments.VARIANTS]
     assert counts[paper] == 3 and counts[other] == 1 and sum(counts.values()) == 4
+
+
+def test_weights_trains_only_the_runs_notebook_05_loads_that_the_cache_lacks(tmp_path, monkeypatch, capsys):
+    runs = experiments.notebook_runs()
+    assert [(v.name, s) for v, s in runs[:len(experiments.VARIANTS)]] == [(v.name, 0) for v in experiments.VARIANTS]
+    assert [(v.name, s) for v, s in runs[len(experiments.VARIANTS):]] == [(experiments.PAPER.name, s)
+                                                                          for s in experiments.SEEDS[1:]]
+    monkeypatch.setattr(cached_runs, "CACHE", tmp_path)
+    have = experiments._model_path(experiments.PAPER, 0, 4, 4)
+    have.parent.mkdir(parents=True)
+    have.write_bytes(b"")  # already trained: left alone
+    trained = []
+
+    def fake_run(variant, seed, steps, width, num_images):
+        trained.append((variant.name, seed, steps, width))
+        return {"variant": variant.name, "seed": seed, "fid": 50.0, "seconds": 1.0}
+
+    monkeypatch.setattr(experiments, "run", fake_run)
+    results = tmp_path / "r.json"
+    experiments.main(["--weights", "--steps", "4", "--width", "4", "--results", str(results)])
+    assert trained == [(v.name, s, 4, 4) for v, s in runs[1:]]
+    assert capsys.readouterr().out.startswith(f"{len(runs) - 1} of notebook 05's {len(runs)} runs to train")
+    assert not results.exists()  # the results file is not touched
+
+
+def test_a_run_missing_from_the_cache_is_one_line_that_says_how_to_train_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(cached_runs, "CACHE", tmp_path)
+    with pytest.raises(UsageError, match=r"No trained 'paper DCGAN' seed 3 \(12,000 steps, width 16\) in the run "
+                                         r"cache\. Train the runs notebook 05 loads with `python -m "
+                                         r"dcgan_keras\.chapters\.experiments --weights --workers 2`\."):
+        experiments.load_run(experiments.PAPER, 3)
