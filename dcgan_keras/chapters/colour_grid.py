@@ -274,9 +274,12 @@ def pilot_report(results):
     lines.append("2B rule (mean FID at 2B against B): "
                  + ", ".join(f"B={b:,}: {c:+.0%}" for b, c in _two_b_changes(steps, fids).items()))
     found, _ = budget(results)
-    lines.append(f"budget: {found:,} steps" if found else
-                 "budget: none yet" + (f" ({len(PILOT_SEEDS) - len(runs)} pilot seeds to go)"
-                                       if len(runs) < len(PILOT_SEEDS) else ": no B passes"))
+    if found:
+        lines.append(f"budget: {found:,} steps")
+    elif len(runs) < len(PILOT_SEEDS):
+        lines.append(f"budget: none yet ({len(PILOT_SEEDS) - len(runs)} pilot seeds to go)")
+    else:
+        lines.append("budget: none, no candidate B passes the 2B rule")
     return "\n".join(lines)
 
 

@@ -151,7 +151,10 @@ def test_the_pilot_report_prints_every_seed_the_mean_the_best_and_the_rule(tmp_p
     assert lines[2].split() == ["2", "300.0", "280.0", "290.0", "310.0", "295.0"]
     assert lines[-3] == "best mean FID 41.0 at 6 steps"
     assert lines[-2] == "2B rule (mean FID at 2B against B): B=2: -82%, B=4: -22%"
-    assert lines[-1] == "budget: none yet: no B passes"
+    assert lines[-1] == "budget: none, no candidate B passes the 2B rule"
+    partial = _results(curves[:2], pilot_steps=8)
+    partial["config"]["width"] = 8
+    assert grid.pilot_report(partial).splitlines()[-1] == "budget: none yet (2 pilot seeds to go)"
     flat = _results([[50.0, 40.0, 40.0, 40.5]] * 4, pilot_steps=8)
     flat["config"]["width"] = 8
     assert grid.pilot_report(flat).splitlines()[-1] == "budget: 4 steps"
