@@ -311,9 +311,9 @@ def plot_curves(ax, results, variant=PAPER.name, key="fid", budget_steps=None):
         steps = [c["step"] for c in runs[0]["curve"][:common]]
         ax.plot(steps, np.mean([[c[key] for c in run["curve"][:common]] for run in runs], axis=0), color="black",
                 lw=2, label=f"mean of {len(runs)}")
-    for steps, style, name in ((budget_steps, "--", "B"), (budget_steps and 2 * budget_steps, ":", "2B")):
-        if steps:
-            ax.axvline(steps, color="grey", ls=style, lw=1, label=f"{name} = {steps:,}")
+    for at, style, name in ((budget_steps, "--", "B"), (budget_steps and 2 * budget_steps, ":", "2B")):
+        if at:
+            ax.axvline(at, color="grey", ls=style, lw=1, label=f"{name} = {at:,}")
     ax.set(xlabel="training step", ylabel=key, title=variant)
     ax.legend(fontsize=7)
 
