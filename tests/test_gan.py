@@ -179,5 +179,8 @@ def test_a_few_steps_on_the_emoji_move_samples_toward_their_colours():
     gan.fit(make_dataset(images, 64, seed=0), epochs=1, steps_per_epoch=120, verbose=0)
     after = sample(gan.generator, z=z)
     # At initialisation tanh(small) is mid-grey (mean 0); the emoji are mostly white (mean 0.52).
+    assert abs(before.mean()) < 0.01
+    # The palette, not the mean brightness: a few GAN steps oscillate, and the mean after 120 steps ranged
+    # from -0.12 (PyTorch on an Intel Xeon) to 0.39 (on an AMD EPYC; 0.21 there with one thread instead of
+    # two), while the histogram distance fell by 0.12 to 0.20 here and by over 0.05 there.
     assert colour_histogram_distance(after, images) < colour_histogram_distance(before, images) - 0.05
-    assert abs(before.mean()) < 0.01 and after.mean() > images.mean() / 5  # on every backend (their seeds differ)
