@@ -119,7 +119,7 @@ def run(variant, seed, steps=STEPS, width=WIDTH, evaluator=None, num_images=NUM_
     evaluator = evaluator or MnistEvaluator()
     folder = run_folder(_run_name(variant, width), steps, BATCH_SIZE, seed)
     scores_path = folder / f"scores-{num_images}.json"
-    if scores_path.exists():
+    if scores_path.exists() and (folder / "dcgan.keras").is_file():  # scores without weights: trained again
         return json.loads(scores_path.read_text())
     # Every run trains in chunks of curve_every steps, so its final D(x) and D(G(z)) are means over the
     # last chunk; only the reference is scored after each chunk.

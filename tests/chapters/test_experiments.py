@@ -65,6 +65,10 @@ def test_runs_are_cached_and_the_reference_records_its_curve(tmp_path, monkeypat
     assert first == experiments.run(variant, 0, steps=4, width=4, evaluator=evaluator, num_images=100)  # read back
     assert set(SCORE_KEYS) - {"colours"} <= set(first)
     assert isinstance(experiments.load_run(variant, 0, steps=4, width=4), keras.Model)
+    experiments._model_path(variant, 0, 4, 4).unlink()  # the weights deleted, the scores kept: trained again
+    again = experiments.run(variant, 0, steps=4, width=4, evaluator=evaluator, num_images=100)
+    assert again["fid"] == pytest.approx(first["fid"], rel=1e-4)
+    assert isinstance(experiments.load_run(variant, 0, steps=4, width=4), keras.Model)
 
 
 def test_the_grid_adds_each_run_to_the_results_file_and_resumes(tmp_path, monkeypatch):
