@@ -1,6 +1,7 @@
 """The experiment variants change one thing each; runs are cached and summarised."""
 
 import json
+import os
 
 import keras
 import pytest
@@ -55,6 +56,7 @@ def test_a_sigmoid_variant_trains_on_unit_range_data():
 @pytest.mark.long  # trains and scores a variant: run by pytest -m long
 def test_runs_are_cached_and_the_reference_records_its_curve(tmp_path, monkeypatch):
     monkeypatch.setattr(cached_runs, "CACHE", tmp_path)
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")  # train here, with the small evaluator, not in a worker
     monkeypatch.setattr(experiments, "CURVE_EVERY", 2)
     evaluator = MnistEvaluator(num_subsets=2, subset_size=100)
     paper = experiments.run(experiments.PAPER, 0, steps=4, width=4, evaluator=evaluator, num_images=100)
@@ -215,3 +217,15 @@ def test_a_run_missing_from_the_cache_is_one_line_that_says_how_to_train_it(tmp_
                                          r"cache\. Train the runs notebook 05 loads with `python -m "
                                          r"dcgan_keras\.chapters\.experiments --weights --workers 2`\."):
         experiments.load_run(experiments.PAPER, 3)
+
+
+def test_a_process_on_several_threads_trains_each_run_in_a_one_thread_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(cached_runs, "CACHE", tmp_path)
+    sent = []
+    monkeypatch.setattr(experiments, "_in_a_worker", lambda variant, seed, conf: sent.append((variant, seed, conf))
+                        or {"fid": 1.0})
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    assert experiments.run(experiments.PAPER, 3, steps=4, width=4, num_images=100) == {"fid": 1.0}
+    assert sent == [(experiments.PAPER, 3, {"steps": 4, "width": 4, "num_images": 100, "curve_every": None})]
+    with experiments._one_thread_per_process():  # what the worker inherits
+        assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1"
