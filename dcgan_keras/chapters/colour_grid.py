@@ -253,8 +253,13 @@ def budget(results, tolerance=TOLERANCE):
     if len(fids) < len(PILOT_SEEDS):
         return None, {}
     changes = _two_b_changes(steps, fids)
+    return _smallest_passing(changes, tolerance), changes
+
+
+def _smallest_passing(changes, tolerance=TOLERANCE):
+    """The smallest B from which every 2B change is within ``tolerance``, or None."""
     passing = [b for b in changes if all(abs(changes[c]) <= tolerance for c in changes if c >= b)]
-    return (min(passing) if passing else None), changes
+    return min(passing) if passing else None
 
 
 def pilot_report(results):
@@ -271,9 +276,9 @@ def pilot_report(results):
               for i, step in enumerate(steps)]
     best = int(np.argmin(means))
     lines.append(f"best mean FID {means[best]:.1f} at {steps[best]:,} steps")
-    lines.append("2B rule (mean FID at 2B against B): "
-                 + ", ".join(f"B={b:,}: {c:+.0%}" for b, c in _two_b_changes(steps, fids).items()))
-    found, _ = budget(results)
+    changes = _two_b_changes(steps, fids)
+    lines.append("2B rule (mean FID at 2B against B): " + ", ".join(f"B={b:,}: {c:+.0%}" for b, c in changes.items()))
+    found = _smallest_passing(changes) if len(runs) >= len(PILOT_SEEDS) else None  # as ``budget`` decides
     if found:
         lines.append(f"budget: {found:,} steps")
     elif len(runs) < len(PILOT_SEEDS):

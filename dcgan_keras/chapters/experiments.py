@@ -117,9 +117,10 @@ def run(variant, seed, steps=STEPS, width=WIDTH, evaluator=None, num_images=NUM_
     which the budget is judged. A process not limited to one compute thread
     trains in a one-thread worker, which scores with the default evaluator.
     """
-    folder = run_folder(_run_name(variant, width), steps, BATCH_SIZE, seed)
+    model_path = _model_path(variant, seed, steps, width)
+    folder = model_path.parent
     scores_path = folder / f"scores-{num_images}.json"
-    if scores_path.exists() and (folder / "dcgan.keras").is_file():  # scores without weights: trained again
+    if scores_path.exists() and model_path.is_file():  # scores without weights: trained again
         return json.loads(scores_path.read_text())
     if os.environ.get("TF_NUM_INTRAOP_THREADS") != "1":
         # The thread count changes a run's numbers (the reference's seed 0 scored 65.2 on two threads, 74.8
